@@ -1,4 +1,4 @@
 """npsep: SuDoRM-RF audio source separation in pure NumPy and Numba."""
-from .weights import WeightsError
+from .errors import AudioError, ConvertError, NpsepError, WeightsError
 
 __version__ = "0.1.0"

@@ -24,14 +24,11 @@ import zipfile
 import numpy as np
 
 from . import layout
+from .errors import WeightsError
 
 FORMAT = "npsep-weights"
 FORMAT_VERSION = 1
 CONFIG_KEY = "__config__"
-
-
-class WeightsError(ValueError):
-    """A weights file is missing, damaged or does not describe a valid model."""
 
 
 def make_config(variant, hparams, sample_rate=8000, mixture_consistency=False, source=None):

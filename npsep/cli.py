@@ -1,0 +1,51 @@
+"""The ``npsep`` command line: one sub-command per job.
+
+Every error a user can cause (:class:`npsep.errors.NpsepError`) ends as one line
+on stderr and exit status 1; ``--debug`` shows the traceback instead. Sub-command
+modules are imported only when their command runs, so ``npsep convert`` never
+loads Numba.
+"""
+import argparse
+import sys
+
+from .errors import NpsepError
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="npsep", description="SuDoRM-RF source separation "
+                                     "in NumPy and Numba.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("convert", help="convert a PyTorch SuDoRM-RF checkpoint to an npsep weights file",
+                       description="Convert a PyTorch checkpoint (whole-model pickle, state dict or "
+                       "Asteroid package) to an npsep .npz weights file, without PyTorch and "
+                       "without executing code from the pickle.")
+    p.add_argument("src", help="PyTorch checkpoint (.pt / .pth)")
+    p.add_argument("dst", help="npsep weights file to write (.npz)")
+    from weights_convert.cli import add_arguments
+    add_arguments(p)
+    p.set_defaults(run="weights_convert.cli:run")
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    module_name, func_name = args.run.split(":")
+    try:
+        import importlib
+        run = getattr(importlib.import_module(module_name), func_name)
+        return run(args) or 0
+    except NpsepError as e:
+        if args.debug:
+            raise
+        print(f"npsep {args.command}: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"npsep {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
