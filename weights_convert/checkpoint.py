@@ -1,0 +1,156 @@
+"""Recognise what an unpickled checkpoint holds and gather what it says about the model.
+
+Three kinds of file are accepted:
+
+* ``whole-model``: ``torch.save(model)`` of a sudo_rm_rf model; its class names
+  the variant and its attributes the hyper-parameters;
+* ``asteroid``: an Asteroid package ``{"model_name", "model_args", "state_dict",
+  "infos"}``; ``model_name`` names the variant, ``model_args`` the hyper-parameters;
+* ``state-dict``: a bare state dict, possibly wrapped as ``{"state_dict": ...}``,
+  ``{"model_state_dict": ...}`` or ``{"model": ...}`` and with DataParallel's
+  ``module.`` prefix; it says nothing but its tensors.
+
+What a checkpoint *declares* is kept apart from what its tensors show, so that
+the converter can check one against the other.
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from npsep import layout
+from npsep.errors import ConvertError
+
+from . import modules
+from .torch_zip import ModuleStandIn
+
+WHOLE_MODEL_CLASSES = {
+    "sudo_rm_rf.dnn.models.sudormrf.SuDORMRF": "original",
+    "sudo_rm_rf.dnn.models.improved_sudormrf.SuDORMRF": "improved",
+    "sudo_rm_rf.dnn.models.groupcomm_sudormrf_v2.GroupCommSudoRmRf": "groupcomm",
+}
+
+ASTEROID_MODELS = {"SuDORMRFNet": "asteroid_sudormrf", "SuDORMRFImprovedNet": "asteroid_improved"}
+
+ASTEROID_ARGS = {"n_src": "num_sources", "bn_chan": "out_channels", "in_chan": "in_channels",
+                 "num_blocks": "num_blocks", "upsampling_depth": "upsampling_depth",
+                 "kernel_size": "enc_kernel_size", "n_filters": "enc_num_basis",
+                 "mask_act": "mask_act"}
+"""Asteroid ``model_args`` name -> npsep hyper-parameter name."""
+
+_FREE_FILTERBANKS = ("free", "FreeFB")
+_WRAPPER_KEYS = ("state_dict", "model_state_dict", "model")
+
+
+@dataclass
+class Checkpoint:
+    """The tensors of a checkpoint and what it declares about itself."""
+    kind: str
+    tensors: dict
+    variant: str = None
+    hparams: dict = field(default_factory=dict)
+    sample_rate: int = None
+    origin: str = "the checkpoint"
+
+
+def read(obj, depth=0):
+    """Classify the unpickled ``obj``; raise :class:`ConvertError` if it is none of the kinds."""
+    if isinstance(obj, ModuleStandIn):
+        return _whole_model(obj)
+    if not isinstance(obj, dict) or not obj:
+        raise ConvertError(f"not a SuDoRM-RF checkpoint: it holds {_describe(obj)}")
+    if "model_name" in obj and "state_dict" in obj:
+        return _asteroid(obj)
+    if all(isinstance(v, np.ndarray) for v in obj.values()):
+        return Checkpoint("state-dict", _state_dict(obj, "the state dict"))
+    for key in _WRAPPER_KEYS:
+        if key in obj and depth < 2:
+            return read(obj[key], depth + 1)
+    keys = ", ".join(repr(k) for k in list(obj)[:4])
+    raise ConvertError(f"not a SuDoRM-RF checkpoint: a dict with keys {keys}, "
+                       "neither tensors nor a model")
+
+
+def _whole_model(model):
+    """A ``torch.save(model)`` pickle of one of :data:`WHOLE_MODEL_CLASSES`."""
+    variant = WHOLE_MODEL_CLASSES.get(model.class_path)
+    if variant is None:
+        raise ConvertError(f"not a SuDoRM-RF checkpoint: the pickled model is a "
+                           f"{model.class_path}")
+    declared = {name: modules.attribute(model, name) for name in layout.HPARAMS
+                if modules.attribute(model, name) is not None}
+    tensors = modules.state_dict(model)
+    if variant == "groupcomm":
+        declared.update(_declared_group_size(model))
+    return Checkpoint("whole-model", tensors, variant, declared,
+                      origin=f"the pickled {model.class_path.rsplit('.', 1)[1]}")
+
+
+def _declared_group_size(model):
+    """``group_size`` from the ``num_group`` attribute of the GC blocks (all must agree)."""
+    sizes = set()
+    for i in range(modules.attribute(model, "num_blocks") or 0):
+        sizes.add(modules.attribute(modules.submodule(model, f"sm.{i}"), "num_group"))
+    sizes.discard(None)
+    if len(sizes) > 1:
+        raise ConvertError(f"the group-communication blocks disagree on num_group: {sorted(sizes)}")
+    return {"group_size": sizes.pop()} if sizes else {}
+
+
+def _asteroid(package):
+    """An Asteroid ``serialize()`` package of SuDORMRFNet or SuDORMRFImprovedNet."""
+    name = package["model_name"]
+    variant = ASTEROID_MODELS.get(name)
+    if variant is None:
+        raise ConvertError(f"the Asteroid model {str(name)[:40]!r} is not SuDoRM-RF "
+                           f"(expected {' or '.join(ASTEROID_MODELS)})")
+    args = package.get("model_args")
+    if not isinstance(args, dict):
+        raise ConvertError("the Asteroid package has no model_args dict")
+    _check_filterbank(args)
+    declared = {ASTEROID_ARGS[k]: v for k, v in args.items() if k in ASTEROID_ARGS and v is not None}
+    infos = package.get("infos") if isinstance(package.get("infos"), dict) else {}
+    rate = args.get("sample_rate", infos.get("sample_rate"))
+    return Checkpoint("asteroid", _state_dict(package["state_dict"], "the package's state_dict"),
+                      variant, declared, _sample_rate(rate), origin="the package's model_args")
+
+
+def _check_filterbank(args):
+    """npsep implements Asteroid's free filterbank with hop ``kernel_size // 2`` only."""
+    fb_name = args.get("fb_name", "free")
+    if fb_name not in _FREE_FILTERBANKS:
+        raise ConvertError(f"the Asteroid filterbank {str(fb_name)[:40]!r} is not supported: "
+                           "npsep needs a learned ('free') filterbank")
+    kernel, stride = args.get("kernel_size"), args.get("stride")
+    if stride is not None and isinstance(kernel, int) and stride != kernel // 2:
+        raise ConvertError(f"the Asteroid filterbank has stride {stride}; npsep needs "
+                           f"kernel_size // 2 = {kernel // 2}")
+
+
+def _sample_rate(rate):
+    """An integral sample rate declared by a package (``8000.0`` is fine), or ``None``."""
+    if rate is None:
+        return None
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or rate <= 0 or rate != int(rate):
+        raise ConvertError(f"the Asteroid package declares an unusable sample_rate {rate!r}")
+    return int(rate)
+
+
+def _state_dict(tensors, what):
+    """A dict name -> array, without DataParallel's ``module.`` prefix."""
+    if not isinstance(tensors, dict) or not tensors:
+        raise ConvertError(f"{what} is {_describe(tensors)}, not a dict of tensors")
+    for name, value in tensors.items():
+        if not isinstance(name, str) or not isinstance(value, np.ndarray):
+            raise ConvertError(f"{what} holds {_describe(value)} under {str(name)[:60]!r}, "
+                               "not a tensor")
+    if all(name.startswith("module.") for name in tensors):
+        return {name[len("module."):]: value for name, value in tensors.items()}
+    return dict(tensors)
+
+
+def _describe(obj):
+    if isinstance(obj, ModuleStandIn):
+        return f"a {obj.class_path}"
+    if isinstance(obj, dict) and not obj:
+        return "an empty dict"
+    return f"a {type(obj).__name__}"

@@ -1,0 +1,57 @@
+"""Turn a pickled module tree (of :class:`ModuleStandIn`) into a state dict.
+
+``torch.save(model)`` pickles each module's ``__dict__``: tensors live in its
+``_parameters`` and ``_buffers`` ordered dicts, children in ``_modules``, and
+hyper-parameters are plain attributes. ``state_dict`` rebuilds what
+``model.state_dict()`` would return, with the same dotted names.
+"""
+from collections import OrderedDict
+
+from npsep.errors import ConvertError
+
+from .torch_zip import ModuleStandIn
+
+
+def state_dict(module, prefix=""):
+    """The tensors of ``module`` and its children, as ``model.state_dict()`` names them."""
+    state = _module_state(module, prefix)
+    tensors = OrderedDict()
+    skipped = state.get("_non_persistent_buffers_set") or set()
+    for name, value in state["_parameters"].items():
+        if value is not None:
+            tensors[prefix + name] = value
+    for name, value in state["_buffers"].items():
+        if value is not None and name not in skipped:
+            tensors[prefix + name] = value
+    for name, child in state["_modules"].items():
+        if child is not None:
+            tensors.update(state_dict(child, f"{prefix}{name}."))
+    return tensors
+
+
+def submodule(module, dotted_name):
+    """The child module at ``dotted_name`` (e.g. ``"sm.0"``), or ``None`` if there is none."""
+    for name in dotted_name.split("."):
+        children = getattr(module, "state", {}).get("_modules") or {}
+        module = children.get(name)
+        if module is None:
+            return None
+    return module
+
+
+def attribute(module, name):
+    """A plain attribute of a pickled module (``None`` if absent)."""
+    return getattr(module, "state", {}).get(name)
+
+
+def _module_state(module, prefix):
+    """The pickled ``__dict__`` of a module, checked to look like one of ``nn.Module``."""
+    where = f"'{prefix[:-1]}'" if prefix else "the top-level object"
+    if not isinstance(module, ModuleStandIn) or not hasattr(module, "state"):
+        raise ConvertError(f"{where} of the checkpoint is not a torch.nn.Module")
+    state = module.state
+    for key in ("_parameters", "_buffers", "_modules"):
+        if not isinstance(state.get(key), dict):
+            raise ConvertError(f"{where} ({module.class_path}) has no {key} dict: "
+                               "not a pickled torch.nn.Module")
+    return state

@@ -1,0 +1,229 @@
+"""Read a torch zip checkpoint without torch and without running code from it.
+
+``torch.save`` writes a zip whose ``<root>/data.pkl`` is a pickle and whose
+``<root>/data/<key>`` files hold the raw bytes of each tensor storage. Plain
+``pickle.load`` would import and call whatever the pickle names, so the pickle
+is read by :class:`RestrictedUnpickler`, which resolves only an allow-list of
+globals (see :meth:`RestrictedUnpickler.find_class`):
+
+* plain containers (``collections.OrderedDict``, ``set``, ``frozenset``);
+* ``torch.<T>Storage`` types, read as NumPy dtypes;
+* ``torch._utils._rebuild_tensor_v2`` and the ``_rebuild_parameter`` functions,
+  replaced by NumPy versions that return ``np.ndarray`` copies;
+* ``torch.Size`` (a tuple);
+* module classes of ``torch.nn.modules`` and of the SuDoRM-RF code, replaced by
+  :class:`ModuleStandIn`, an inert object that only records its class path and
+  the state ``torch.save`` gave it.
+
+Every other global (``os.system``, ``builtins.eval``, unknown classes...) is
+refused with a :class:`ConvertError` that names it.
+"""
+import io
+import pickle
+import re
+import zipfile
+from collections import OrderedDict
+
+import numpy as np
+
+from npsep.errors import ConvertError
+
+# Legacy (torch < 1.6, or _use_new_zipfile_serialization=False) files start with a
+# protocol-2 pickle of this magic number.
+_LEGACY_MAGIC = pickle.dumps(0x1950a86a20f9469cfc6c, protocol=2)[:14]
+
+_STORAGE_DTYPES = {
+    "FloatStorage": "float32", "DoubleStorage": "float64", "HalfStorage": "float16",
+    "BFloat16Storage": "bfloat16", "LongStorage": "int64", "IntStorage": "int32",
+    "ShortStorage": "int16", "CharStorage": "int8", "ByteStorage": "uint8",
+    "BoolStorage": "bool", "ComplexFloatStorage": "complex64",
+    "ComplexDoubleStorage": "complex128", "UntypedStorage": "uint8",
+}
+"""torch storage class -> element type (``UntypedStorage`` holds bytes)."""
+
+_MODULE_PACKAGES = re.compile(r"torch\.nn\.modules\.\w+|sudo_rm_rf\.dnn\.models\."
+                              r"(sudormrf|improved_sudormrf|groupcomm_sudormrf_v2)")
+"""Modules whose classes are replaced by :class:`ModuleStandIn`."""
+
+_IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
+
+
+class ModuleStandIn:
+    """Inert stand-in for a pickled ``torch.nn.Module``.
+
+    Pickles rebuild modules with ``cls.__new__(cls)`` and then pass the module's
+    ``__dict__`` to ``__setstate__``; this class keeps that dict in ``state``
+    and does nothing else. Each allowed class path gets its own subclass whose
+    ``class_path`` attribute says which class the pickle named.
+    """
+    class_path = None
+
+    def __setstate__(self, state):
+        if not isinstance(state, dict):
+            raise ConvertError(f"the pickled {self.class_path} has no attribute dict")
+        self.state = state
+
+
+class StorageType:
+    """Marker for a ``torch.<T>Storage`` class: the element type of a storage."""
+
+    def __init__(self, name):
+        self.name = name
+        self.dtype = _STORAGE_DTYPES[name]
+
+
+def load(path):
+    """Unpickle the checkpoint at ``path`` safely; return the top-level object.
+
+    Tensors come back as ``np.ndarray`` in native byte order (bfloat16 as float32),
+    modules as :class:`ModuleStandIn`. Raises :class:`ConvertError` for any file
+    that is not a readable torch zip checkpoint or that names a refused global.
+    """
+    archive = _open_zip(path)
+    with archive:
+        root = _root(archive, path)
+        byteorder = _byteorder(archive, root)
+        try:
+            data = archive.read(f"{root}/data.pkl")
+            unpickler = RestrictedUnpickler(io.BytesIO(data), archive, root, byteorder)
+            return unpickler.load()
+        except ConvertError:
+            raise
+        except Exception as e:  # any damage to the pickle or the zip (RecursionError too)
+            raise ConvertError(f"{path}: damaged checkpoint ({_describe(e)})") from None
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """A pickle reader that resolves only the allow-listed globals of the module docstring."""
+
+    def __init__(self, file, archive, root, byteorder):
+        super().__init__(file)
+        self._archive, self._root, self._byteorder = archive, root, byteorder
+        self._storages = {}
+        self._module_classes = {}
+
+    def find_class(self, module, name):
+        """Resolve a global the pickle names, or refuse it."""
+        safe = _SAFE_GLOBALS.get((module, name))
+        if safe is not None:
+            return safe
+        if module == "torch" and name in _STORAGE_DTYPES:
+            return StorageType(name)
+        if _MODULE_PACKAGES.fullmatch(module) and _IDENTIFIER.fullmatch(name):
+            return self._module_class(f"{module}.{name}")
+        hint = (" (whole Asteroid models are not supported: save model.serialize() instead)"
+                if module.split(".")[0] == "asteroid" else "")
+        raise ConvertError(f"refusing to load '{module}.{name}' named by the checkpoint: only "
+                           f"tensors, containers and SuDoRM-RF / torch.nn modules are allowed{hint}")
+
+    def persistent_load(self, pid):
+        """Return the storage a persistent id ``('storage', type, key, location, numel)`` names."""
+        if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"
+                and isinstance(pid[1], StorageType) and isinstance(pid[2], str)
+                and isinstance(pid[4], int)):
+            raise ConvertError(f"unsupported persistent id {str(pid)[:80]!r} in the checkpoint")
+        _, storage_type, key, _location, numel = pid
+        if key not in self._storages:
+            self._storages[key] = self._read_storage(storage_type, key, numel)
+        return self._storages[key]
+
+    def _read_storage(self, storage_type, key, numel):
+        raw = self._archive.read(f"{self._root}/data/{key}")
+        dtype = storage_type.dtype
+        itemsize = 2 if dtype == "bfloat16" else np.dtype(dtype).itemsize
+        if len(raw) != numel * itemsize:
+            raise ConvertError(f"storage {key!r} has {len(raw)} bytes, expected {numel} "
+                               f"{storage_type.name} elements")
+        order = "<" if self._byteorder == "little" else ">"
+        if dtype == "bfloat16":  # the upper half of a float32
+            halves = np.frombuffer(raw, dtype=order + "u2").astype(np.uint32)
+            return (halves << 16).view(np.float32)
+        return np.frombuffer(raw, dtype=np.dtype(dtype).newbyteorder(order)).astype(dtype)
+
+    def _module_class(self, path):
+        if path not in self._module_classes:
+            self._module_classes[path] = type(path.rsplit(".", 1)[1], (ModuleStandIn,),
+                                              {"class_path": path})
+        return self._module_classes[path]
+
+
+def rebuild_tensor(storage, storage_offset, size, stride, requires_grad, hooks, metadata=None):
+    """NumPy version of ``torch._utils._rebuild_tensor_v2``: a strided view of a storage, copied."""
+    if not isinstance(storage, np.ndarray):
+        raise ConvertError("a tensor in the checkpoint is not backed by a storage")
+    size, stride = tuple(size), tuple(stride)
+    if not (_ints(size) and _ints(stride) and len(size) == len(stride)
+            and isinstance(storage_offset, int) and storage_offset >= 0):
+        raise ConvertError(f"a tensor has an invalid size {size} / stride {stride}")
+    if 0 in size:
+        return np.zeros(size, dtype=storage.dtype)
+    last = storage_offset + sum((n - 1) * s for n, s in zip(size, stride))
+    if last >= storage.size:
+        raise ConvertError(f"a tensor of size {size} reads past the end of its storage")
+    view = np.lib.stride_tricks.as_strided(storage[storage_offset:], shape=size,
+                                           strides=[s * storage.itemsize for s in stride])
+    return view.copy()
+
+
+def rebuild_parameter(data, requires_grad, hooks, state=None):
+    """NumPy version of ``torch._utils._rebuild_parameter[_with_state]``: the data itself."""
+    return data
+
+
+_SAFE_GLOBALS = {
+    ("collections", "OrderedDict"): OrderedDict,
+    ("builtins", "set"): set, ("__builtin__", "set"): set,
+    ("builtins", "frozenset"): frozenset, ("__builtin__", "frozenset"): frozenset,
+    ("torch", "Size"): tuple,
+    ("torch._utils", "_rebuild_tensor_v2"): rebuild_tensor,
+    ("torch._utils", "_rebuild_parameter"): rebuild_parameter,
+    ("torch._utils", "_rebuild_parameter_with_state"): rebuild_parameter,
+}
+
+
+def _open_zip(path):
+    """Open ``path`` as a zip, or explain in one line why it is not a torch zip checkpoint."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(_LEGACY_MAGIC))
+        if not head:
+            raise ConvertError(f"{path}: the file is empty")
+        if head == _LEGACY_MAGIC:
+            raise ConvertError(f"{path}: legacy (pre-zip) torch serialization is not supported; "
+                               "re-save it with torch >= 1.6: torch.save(torch.load(path), path)")
+        return zipfile.ZipFile(path)
+    except zipfile.BadZipFile:
+        raise ConvertError(f"{path}: not a PyTorch zip checkpoint (not a zip file, "
+                           "or truncated)") from None
+    except OSError as e:
+        raise ConvertError(f"{path}: cannot read ({e.strerror or _describe(e)})") from None
+
+
+def _root(archive, path):
+    """The folder that holds ``data.pkl`` (torch names it after the file)."""
+    roots = [n[:-len("/data.pkl")] for n in archive.namelist()
+             if n.endswith("/data.pkl") and n.count("/") == 1]
+    if len(roots) != 1:
+        raise ConvertError(f"{path}: not a PyTorch checkpoint (a zip without "
+                           f"{'one' if roots else 'a'} <root>/data.pkl)")
+    return roots[0]
+
+
+def _byteorder(archive, root):
+    """``'little'`` or ``'big'``, from ``<root>/byteorder`` (absent: little, as torch assumes)."""
+    try:
+        mark = archive.read(f"{root}/byteorder").decode("ascii", "replace").strip()
+    except KeyError:
+        return "little"
+    if mark not in ("little", "big"):
+        raise ConvertError(f"unknown byteorder {mark[:20]!r} in the checkpoint")
+    return mark
+
+
+def _ints(values):
+    return all(isinstance(v, int) and v >= 0 for v in values)
+
+
+def _describe(e):
+    text = (str(e).splitlines() or [""])[0]
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
