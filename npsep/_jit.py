@@ -13,7 +13,7 @@ below, so that changing a flag (caching, fastmath, parallelism) is one edit.
 """
 import numba
 
-_FLAGS = dict(nopython=True, cache=True, fastmath=False, error_model="numpy", nogil=True)
+_FLAGS = dict(cache=True, fastmath=False, error_model="numpy", nogil=True)
 
 jit = numba.njit(**_FLAGS)
 """Decorator for a serial kernel."""

@@ -17,6 +17,7 @@ Symbols used in the shapes below (see ``docs/architecture.md``)::
     S      num_sources        separated sources
     G      group_size         groups of a group-communication block
 """
+import math
 
 VARIANTS = ("original", "improved", "groupcomm", "asteroid_sudormrf", "asteroid_improved")
 
@@ -136,6 +137,21 @@ def expected_shapes(variant, hp):
         shapes["decoder.filterbank._filters"] = (E, 1, K)
 
     return shapes
+
+
+def padded_length(variant, hp, T):
+    """Length a ``T``-sample waveform is zero-padded to before the encoder.
+
+    Original and Asteroid: the next multiple of ``lcm(K//2, 2**Q)``. Improved and
+    group-comm: the next multiple of ``n = (K//2) * 2**Q``, at least ``n``, so that the
+    ``L = T_pad / (K//2)`` encoder frames halve exactly at every level of the pyramid.
+    """
+    hop, levels = hp["enc_kernel_size"] // 2, 2 ** hp["upsampling_depth"]
+    if variant in ("improved", "groupcomm"):
+        n = hop * levels
+        return n * max(1, math.ceil(T / n))
+    n = hop * levels // math.gcd(hop, levels)
+    return n * math.ceil(T / n)
 
 
 def shape_matches(expected, actual):

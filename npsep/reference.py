@@ -9,10 +9,10 @@ It favours clarity over speed (it allocates freely). Arrays hold one batch item:
 a waveform is ``[T]``, a feature map is ``[C, L]`` (channels, frames). Shapes are
 in the trailing comments. Pass float64 arrays for a high-precision reference.
 """
-import math
-
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+
+from .layout import padded_length
 
 
 # --- the operations ----------------------------------------------------------------------
@@ -168,18 +168,6 @@ def gc_block(p, x, depth, groups):  # [C_out, L] -> [C_out, L]
     U-ConvBlock applied to each group."""
     xg = tac(x.reshape(groups, -1, x.shape[-1]), sub(p, "TAC."))  # [G, C_out/G, L]
     return np.concatenate([uconv_block(sub(p, "UBlock."), g, depth) for g in xg])
-
-
-# --- padding rules -------------------------------------------------------------------------
-
-def padded_length(variant, hp, T):
-    """Length the waveform is zero-padded to before the encoder (SPEC section 1)."""
-    hop, levels = hp["enc_kernel_size"] // 2, 2 ** hp["upsampling_depth"]
-    if variant in ("improved", "groupcomm"):
-        n = hop * levels
-        return n * max(1, math.ceil(T / n))
-    n = hop * levels // math.gcd(hop, levels)
-    return n * math.ceil(T / n)
 
 
 # --- the forward passes --------------------------------------------------------------------

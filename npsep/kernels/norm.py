@@ -1,0 +1,103 @@
+"""Normalisation kernels: statistics, and the affine + PReLU pass that applies them.
+
+GlobLN / GroupNorm(1, C) need the mean and variance of a whole ``[C, L]`` map
+before any output value is known, so every norm is split in two:
+
+1. the kernel that *writes* a map also accumulates per-channel sums
+   ``sums[c] = (sum_l y[c,l], sum_l y[c,l]^2)`` in float64 (so no precision is
+   lost over C x L values), and :func:`norm_coefficients` turns them into
+   ``mu`` and ``scale[c] = gamma[c] / sqrt(var + eps)``;
+2. the kernel that *reads* the map applies
+   ``act((y - mu) * scale[c] + beta[c])`` on the fly (:func:`affine_act` when
+   the normalised map must be materialised, e.g. as a GEMM input).
+
+``act`` is PReLU with slope ``a`` (one shared value or one per channel); a slope
+of exactly 1 makes it the identity, bit for bit.
+"""
+import numpy as np
+from numba import prange
+
+from .._jit import pjit
+
+EPS = 1e-8
+
+
+@pjit
+def add_bias_stats(y, b, sums):
+    """In place ``y[c,l] += b[c]``; ``sums[c] = (sum_l y[c,l], sum_l y[c,l]^2)`` (float64)."""
+    C, L = y.shape
+    for c in prange(C):
+        s, s2 = 0.0, 0.0
+        bc = b[c]
+        for l in range(L):
+            v = y[c, l] + bc
+            y[c, l] = v
+            s += v
+            s2 += np.float64(v) * v
+        sums[c, 0] = s
+        sums[c, 1] = s2
+
+
+@pjit
+def affine_act(y, mu, scale, beta, slope, out):
+    """``out[c,l] = prelu((y[c,l] - mu) * scale[c] + beta[c], slope)``; ``out`` may be ``y``."""
+    C, L = y.shape
+    for c in prange(C):
+        a = slope[c] if slope.shape[0] > 1 else slope[0]
+        sc, bc = scale[c], beta[c]
+        for l in range(L):
+            v = (y[c, l] - mu) * sc + bc
+            out[c, l] = v if v > 0 else a * v
+
+
+@pjit
+def affine_add_stats(y, mu, scale, beta, x, sums):
+    """In place ``x[c,l] += (y[c,l] - mu) * scale[c] + beta[c]``, with the sums of the new ``x``."""
+    C, L = y.shape
+    for c in prange(C):
+        s, s2 = 0.0, 0.0
+        sc, bc = scale[c], beta[c]
+        for l in range(L):
+            v = (y[c, l] - mu) * sc + bc + x[c, l]
+            x[c, l] = v
+            s += v
+            s2 += np.float64(v) * v
+        sums[c, 0] = s
+        sums[c, 1] = s2
+
+
+@pjit
+def add_bias_residual(y, b, x):
+    """In place ``x[c,l] += y[c,l] + b[c]`` (a 1x1 conv's bias and the block's residual)."""
+    C, L = y.shape
+    for c in prange(C):
+        bc = b[c]
+        for l in range(L):
+            x[c, l] += y[c, l] + bc
+
+
+def norm_coefficients(sums, length, gamma, beta, eps=EPS):
+    """From the per-channel sums of a ``[C, length]`` map to ``(mu, scale, beta)`` of its GlobLN.
+
+    ``mu = sum / (C L)``, ``var = sum(y^2) / (C L) - mu^2`` (biased; float64),
+    ``scale[c] = gamma[c] / sqrt(var + eps)``. Returns float32 values ready for the kernels.
+    """
+    n = sums.shape[0] * length
+    mu = sums[:, 0].sum() / n
+    var = max(sums[:, 1].sum() / n - mu * mu, 0.0)
+    scale = (gamma / np.sqrt(var + eps)).astype(np.float32)
+    return np.float32(mu), scale, beta
+
+
+@pjit
+def channel_stats(y, sums):
+    """``sums[c] = (sum_l y[c,l], sum_l y[c,l]^2)`` in float64."""
+    C, L = y.shape
+    for c in prange(C):
+        s, s2 = 0.0, 0.0
+        for l in range(L):
+            v = np.float64(y[c, l])
+            s += v
+            s2 += v * v
+        sums[c, 0] = s
+        sums[c, 1] = s2
