@@ -543,7 +543,7 @@ def save_asteroid_package(model, path, variant):
     """
     state = model.state_dict()
     state = {"encoder.encoder.filterbank._filters": state["encoder.filterbank._filters"], **state}
-    infos = {"software_versions": {"torch_version": torch.__version__,
+    infos = {"software_versions": {"torch_version": str(torch.__version__),
                                    "pytorch_lightning_version": "1.9.5",
                                    "asteroid_version": "0.7.0"},
              "dataset": "WHAM", "task": "sep_clean",
