@@ -536,18 +536,26 @@ ASTEROID_MODEL_NAMES = {"asteroid_sudormrf": "SuDORMRFNet", "asteroid_improved":
 
 
 def save_asteroid_package(model, path, variant):
-    """An Asteroid model package: ``BaseModel.serialize()`` plus recipe infos.
+    """An Asteroid model package as a recipe publishes it.
 
-    Asteroid's ``_Padder`` wraps the encoder and also registers its filterbank,
-    so the encoder filters are saved twice, first as ``encoder.encoder.filterbank._filters``.
+    ``BaseModel.serialize()`` gives model_name, state_dict, model_args and
+    infos.software_versions; the recipe adds the dataset's ``get_infos()``
+    (dataset, task, licenses) at the top level and ``save_publishable`` adds
+    recipe_name, training_config and final_metrics to infos.  Asteroid's
+    ``_Padder`` wraps the encoder and also registers its filterbank, so the
+    encoder filters are saved twice, first as ``encoder.encoder.filterbank._filters``.
     """
     state = model.state_dict()
     state = {"encoder.encoder.filterbank._filters": state["encoder.filterbank._filters"], **state}
     infos = {"software_versions": {"torch_version": str(torch.__version__),
                                    "pytorch_lightning_version": "1.9.5",
                                    "asteroid_version": "0.7.0"},
-             "dataset": "WHAM", "task": "sep_clean",
-             "licenses": [{"title": "SuDoRM-RF reference model", "license": "CC BY-SA 4.0",
-                           "license_url": "https://creativecommons.org/licenses/by-sa/4.0/"}]}
-    torch.save({"model_name": ASTEROID_MODEL_NAMES[variant], "model_args": dict(model.model_args),
-                "state_dict": state, "infos": infos}, path)
+             "recipe_name": "SuDORMRFNet", "training_config": {"data": {"sample_rate": 8000}},
+             "final_metrics": {"si_sdr": 0.0}}
+    licenses = [{"title": "WHAM!", "title_link": "http://wham.whisper.ai/", "author": "Whisper.ai",
+                 "author_link": "https://whisper.ai/", "license": "CC BY-NC 4.0",
+                 "license_link": "https://creativecommons.org/licenses/by-nc/4.0/",
+                 "non_commercial": True}]
+    torch.save({"model_name": ASTEROID_MODEL_NAMES[variant], "state_dict": state,
+                "model_args": dict(model.model_args), "infos": infos,
+                "dataset": "WHAM", "task": "sep_clean", "licenses": licenses}, path)
