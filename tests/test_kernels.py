@@ -1,0 +1,249 @@
+"""Every Numba kernel (and fast block) against the NumPy oracle in npsep.reference.
+
+The oracle runs in float64, the kernels in float32, so a difference is the kernels'
+float32 rounding. Tolerances: a value that is a sum of ``n`` float32 products has a
+relative error of about ``n * 6e-8`` of the magnitudes summed; the sums here have at
+most a few hundred terms, so ``rtol = 1e-5`` relative to the output's largest
+magnitude (``close`` below) bounds them with room. The GlobLN statistics are checked
+to 1e-9 because the kernels accumulate them in float64. Shapes are drawn by
+hypothesis and include L = 1, odd lengths and stride 2.
+"""
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from npsep import blocks, reference as R
+from npsep.kernels.conv import depthwise_conv_stats, frame_signal, overlap_add
+from npsep.kernels.masks import RELU, SIGMOID, SOFTMAX, apply_masks
+from npsep.kernels.norm import (add_bias_residual, add_bias_stats, affine_act, affine_add_stats,
+                                channel_stats, norm_coefficients)
+from npsep.kernels.pyramid import merge_levels_stats
+from npsep.kernels.tac import group_mean, tac_output_residual
+
+RTOL = 1e-5
+SETTINGS = settings(max_examples=25, deadline=None)
+
+
+def close(actual, expected, rtol=RTOL):
+    """Max abs difference within ``rtol`` of the expected output's largest magnitude."""
+    expected = np.asarray(expected, dtype=np.float64)
+    scale = max(np.abs(expected).max(), 1e-30)
+    err = np.abs(np.asarray(actual, dtype=np.float64) - expected).max() / scale
+    assert err <= rtol, f"relative error {err:.3g} > {rtol}"
+
+
+def rand(rng, *shape):
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+def f64(a):
+    return np.asarray(a, dtype=np.float64)
+
+
+seeds = st.integers(0, 2**31 - 1)
+lengths = st.one_of(st.just(1), st.integers(1, 300))
+channels = st.integers(1, 24)
+
+
+@SETTINGS
+@given(seed=seeds, T=st.integers(1, 400), E=channels, K=st.sampled_from([3, 5, 9, 17, 21]))
+def test_encoder_framing_is_the_strided_conv(seed, T, E, K):
+    rng = np.random.default_rng(seed)
+    x, w = rand(rng, T), rand(rng, E, 1, K)
+    L = (T - 1) // (K // 2) + 1
+    frames = np.empty((K, L), np.float32)
+    frame_signal(x, K, K // 2, frames)
+    close(w[:, 0] @ frames, R.encoder_conv(f64(x), f64(w)))
+
+
+@SETTINGS
+@given(seed=seeds, C=channels, L=lengths)
+def test_add_bias_stats(seed, C, L):
+    rng = np.random.default_rng(seed)
+    y, b = rand(rng, C, L) + 3, rand(rng, C)
+    expected = f64(y) + f64(b)[:, None]
+    sums = np.empty((C, 2))
+    add_bias_stats(y, b, sums)
+    close(y, expected)
+    # the sums are of the float32 values written, accumulated in float64
+    np.testing.assert_allclose(sums[:, 0], f64(y).sum(1), rtol=1e-9, atol=1e-9 * L)
+    np.testing.assert_allclose(sums[:, 1], (f64(y) ** 2).sum(1), rtol=1e-9)
+    sums2 = np.empty((C, 2))
+    channel_stats(y, sums2)
+    np.testing.assert_allclose(sums2, sums, rtol=1e-12, atol=1e-12)
+
+
+@SETTINGS
+@given(seed=seeds, C=channels, L=lengths, per_channel=st.booleans(), offset=st.floats(-5, 5))
+def test_norm_coefficients_and_affine_act_are_globln_then_prelu(seed, C, L, per_channel, offset):
+    rng = np.random.default_rng(seed)
+    y = rand(rng, C, L) * 2 + np.float32(offset)
+    gamma, beta = rand(rng, C) + 1, rand(rng, C)
+    slope = rand(rng, C if per_channel else 1)
+    sums = np.empty((C, 2))
+    channel_stats(y, sums)
+    out = np.empty_like(y)
+    affine_act(y, *norm_coefficients(sums, L, gamma, beta), slope, out)
+    close(out, R.prelu(R.glob_ln(f64(y), f64(gamma), f64(beta)), f64(slope)), rtol=2e-5)
+
+
+@SETTINGS
+@given(seed=seeds, C=channels, L=lengths)
+def test_affine_add_stats_is_norm_plus_residual(seed, C, L):
+    rng = np.random.default_rng(seed)
+    e, x = rand(rng, C, L), rand(rng, C, L)
+    gamma, beta = rand(rng, C) + 1, rand(rng, C)
+    sums = np.empty((C, 2))
+    channel_stats(e, sums)
+    expected = R.glob_ln(f64(e), f64(gamma), f64(beta)) + f64(x)
+    affine_add_stats(e, *norm_coefficients(sums, L, gamma, beta), x, sums)
+    close(x, expected, rtol=2e-5)
+    np.testing.assert_allclose(sums[:, 0], f64(x).sum(1), rtol=1e-6, atol=1e-6 * L)
+
+
+@SETTINGS
+@given(seed=seeds, C=channels, L=lengths)
+def test_add_bias_residual(seed, C, L):
+    rng = np.random.default_rng(seed)
+    y, b, x = rand(rng, C, L), rand(rng, C), rand(rng, C, L)
+    expected = f64(x) + f64(y) + f64(b)[:, None]
+    add_bias_residual(y, b, x)
+    close(x, expected)
+
+
+@SETTINGS
+@given(seed=seeds, C=channels, L=lengths, stride=st.sampled_from([1, 2]), per_channel=st.booleans())
+def test_depthwise_conv_of_normalised_input(seed, C, L, stride, per_channel):
+    rng = np.random.default_rng(seed)
+    x, w, b = rand(rng, C, L), rand(rng, C, 1, 5), rand(rng, C)
+    gamma, beta, slope = rand(rng, C) + 1, rand(rng, C), rand(rng, C if per_channel else 1)
+    sums = np.empty((C, 2))
+    channel_stats(x, sums)
+    y = np.empty((C, (L - 1) // stride + 1), np.float32)
+    depthwise_conv_stats(x, *norm_coefficients(sums, L, gamma, beta), slope, w[:, 0], b, stride, y, sums)
+    u = R.prelu(R.glob_ln(f64(x), f64(gamma), f64(beta)), f64(slope))
+    expected = R.depthwise_conv(u, f64(w), f64(b), stride)
+    close(y, expected, rtol=3e-5)
+    np.testing.assert_allclose(sums[:, 0], f64(y).sum(1), rtol=1e-6, atol=1e-6 * L)
+
+
+@SETTINGS
+@given(seed=seeds, C=channels, L=lengths, Q=st.integers(1, 5))
+def test_merge_levels_is_the_upsample_add_chain(seed, C, L, Q):
+    rng = np.random.default_rng(seed)
+    lengths_ = [L]
+    for _ in range(1, Q):
+        lengths_.append((lengths_[-1] + 1) // 2)
+    levels = [rand(rng, C, n) for n in lengths_]
+    mu = rand(rng, Q)
+    scale, beta = rand(rng, Q, C), rand(rng, Q, C)
+    normed = [(f64(d) - f64(mu[k])) * f64(scale[k])[:, None] + f64(beta[k])[:, None] for k, d in enumerate(levels)]
+    while len(normed) > 1:
+        coarse = normed.pop()
+        normed[-1] = R.upsample_add(normed[-1], coarse)
+    offsets = np.concatenate([[0], np.cumsum(lengths_)[:-1]]).astype(np.int64)
+    out, sums = np.empty((C, L), np.float32), np.empty((C, 2))
+    merge_levels_stats(np.concatenate(levels, axis=1), offsets, mu, scale, beta, out, sums)
+    close(out, normed[0])
+    np.testing.assert_allclose(sums[:, 1], (f64(out) ** 2).sum(1), rtol=1e-6)
+
+
+@SETTINGS
+@given(seed=seeds, S=st.integers(1, 4), E=channels, L=lengths, act=st.sampled_from(["relu", "softmax", "sigmoid"]))
+def test_apply_masks(seed, S, E, L, act):
+    rng = np.random.default_rng(seed)
+    z, bias, v = rand(rng, S, E, L) * 3, rand(rng, S, E), rand(rng, E, L)
+    logits = f64(z) + f64(bias)[:, :, None]
+    mask = {"relu": R.relu, "softmax": R.softmax_sources, "sigmoid": R.sigmoid}[act](logits)
+    out = np.empty_like(z)
+    apply_masks(z, bias, v, {"relu": RELU, "softmax": SOFTMAX, "sigmoid": SIGMOID}[act], out)
+    close(out, mask * f64(v)[None])
+
+
+@SETTINGS
+@given(seed=seeds, S=st.integers(1, 4), E=st.integers(1, 12), L=lengths, K=st.sampled_from([3, 5, 17, 21]),
+       groups=st.booleans())
+def test_decoder_gemm_and_overlap_add_is_conv_transpose1d(seed, S, E, L, K, groups):
+    rng = np.random.default_rng(seed)
+    hop = K // 2
+    z, b = rand(rng, S * E, L), rand(rng, S)
+    if groups:  # original: groups = S, weight [S*E, 1, K]
+        w = rand(rng, S * E, 1, K)
+        frames = np.matmul(np.ascontiguousarray(w[:, 0].reshape(S, E, K).transpose(0, 2, 1)), z.reshape(S, E, L))
+    else:  # improved: groups = 1, weight [S*E, S, K]
+        w = rand(rng, S * E, S, K)
+        frames = (np.ascontiguousarray(w.transpose(1, 2, 0).reshape(S * K, S * E)) @ z).reshape(S, K, L)
+    expected = R.conv_transpose1d(f64(z), f64(w), f64(b), hop, hop, hop - 1, groups=S if groups else 1)
+    T = max(1, expected.shape[1] - int(rng.integers(0, hop + 1)))  # the decoder output is trimmed
+    out = np.empty((S, T), np.float32)
+    overlap_add(np.ascontiguousarray(frames, dtype=np.float32), hop, hop, b, out)
+    close(out, expected[:, :T])
+
+
+@SETTINGS
+@given(seed=seeds, G=st.integers(1, 6), c=st.integers(1, 6), L=lengths, per_channel=st.booleans())
+def test_tac_kernels_compose_to_tac(seed, G, c, L, per_channel):
+    rng = np.random.default_rng(seed)
+    H = 3 * c
+    p = {"TAC_input.0.weight": rand(rng, H, c), "TAC_input.0.bias": rand(rng, H),
+         "TAC_input.1.weight": rand(rng, H if per_channel else 1),
+         "TAC_mean.0.weight": rand(rng, H, H), "TAC_mean.0.bias": rand(rng, H), "TAC_mean.1.weight": rand(rng, 1),
+         "TAC_output.0.weight": rand(rng, c, 2 * H), "TAC_output.0.bias": rand(rng, c),
+         "TAC_output.1.weight": rand(rng, c if per_channel else 1),
+         "TAC_norm.gamma": rand(rng, c) + 1, "TAC_norm.beta": rand(rng, c)}
+    x = rand(rng, G, c, L)
+    expected = R.tac(f64(x), {k: f64(v) for k, v in p.items()})
+    # the kernels: mean over groups, and the fused output + per-group GlobLN + residual
+    h = R.prelu(R.linear(f64(x), f64(p["TAC_input.0.weight"]), f64(p["TAC_input.0.bias"])),
+                f64(p["TAC_input.1.weight"])).astype(np.float32)
+    m = np.empty((H, L), np.float32)
+    group_mean(h, m)
+    close(m, f64(h).mean(0))
+    mm = R.prelu(R.linear(f64(m), f64(p["TAC_mean.0.weight"]), f64(p["TAC_mean.0.bias"])), f64(p["TAC_mean.1.weight"]))
+    w_out = p["TAC_output.0.weight"]
+    o = np.matmul(np.ascontiguousarray(w_out[:, :H]), h)
+    om = (np.ascontiguousarray(w_out[:, H:]) @ mm.astype(np.float32)).astype(np.float32)
+    xk = x.copy()
+    tac_output_residual(o, om, p["TAC_output.0.bias"], p["TAC_output.1.weight"], p["TAC_norm.gamma"],
+                        p["TAC_norm.beta"], 1e-8, xk)
+    close(xk, expected, rtol=5e-5)
+
+
+# --- the fast blocks, built from the kernels, against the reference blocks -------------------------
+
+def block_params(rng, kind, C_out, C_in, Q, per_channel):
+    n = lambda c: {"gamma": rand(rng, c) + 1, "beta": rand(rng, c)}  # noqa: E731
+    p = {"proj_1x1.conv.weight": rand(rng, C_in, C_out, 1), "proj_1x1.conv.bias": rand(rng, C_in),
+         "proj_1x1.act.weight": rand(rng, C_in if per_channel else 1),
+         "final_norm.act.weight": rand(rng, C_in if per_channel else 1)}
+    norms = {"proj_1x1.norm": C_in, "final_norm.norm": C_in}
+    for k in range(Q):
+        p[f"spp_dw.{k}.conv.weight"], p[f"spp_dw.{k}.conv.bias"] = rand(rng, C_in, 1, 5), rand(rng, C_in)
+        norms[f"spp_dw.{k}.norm"] = C_in
+    if kind == "uconv":
+        p["res_conv.weight"], p["res_conv.bias"] = rand(rng, C_out, C_in, 1), rand(rng, C_out)
+    else:
+        p["conv_1x1_exp.conv.weight"], p["conv_1x1_exp.conv.bias"] = rand(rng, C_out, C_in, 1), rand(rng, C_out)
+        p["module_act.act.weight"] = rand(rng, C_out if per_channel else 1)
+        norms.update({"conv_1x1_exp.norm": C_out, "module_act.norm": C_out})
+    for name, c in norms.items():
+        for k, v in n(c).items():
+            p[f"{name}.{k}"] = v
+    return p
+
+
+@SETTINGS
+@given(seed=seeds, C_out=st.integers(1, 12), C_in=st.integers(1, 16), L=lengths, Q=st.integers(1, 5),
+       kind=st.sampled_from(["uconv", "u"]), per_channel=st.booleans())
+def test_fast_blocks_match_reference_blocks(seed, C_out, C_in, L, Q, kind, per_channel):
+    rng = np.random.default_rng(seed)
+    p = block_params(rng, kind, C_out, C_in, Q, per_channel)
+    x = rand(rng, C_out, L)
+    q = {k: f64(v) for k, v in p.items()}
+    if kind == "uconv":
+        expected = R.uconv_block(q, f64(x), Q)
+        blocks.uconv_block(blocks.prepare_uconv_block(p, Q), x, blocks.Workspace())
+    else:
+        expected = R.u_block(q, f64(x), Q)
+        blocks.u_block(blocks.prepare_u_block(p, Q), x, blocks.Workspace())
+    close(x, expected, rtol=1e-4)
