@@ -111,7 +111,7 @@ def _asteroid(package):
     infos = package.get("infos") if isinstance(package.get("infos"), dict) else {}
     rate = args.get("sample_rate", infos.get("sample_rate"))
     return Checkpoint("asteroid", _state_dict(package["state_dict"], "the package's state_dict"),
-                      variant, declared, _sample_rate(rate), origin="the package's model_args")
+                      variant, declared, _sample_rate(rate), origin="the Asteroid package")
 
 
 def _check_filterbank(args):

@@ -60,7 +60,7 @@ def _check_applicable(variant, overrides):
     """A hyper-parameter override must be one the variant has (e.g. no mask_act for 'improved')."""
     foreign = sorted(set(overrides) - set(SETTINGS) - set(layout.hparam_names(variant)))
     if foreign:
-        raise ConvertError(f"{foreign[0]} does not apply to a {variant} model")
+        raise ConvertError(f"{foreign[0]} does not apply to the {variant!r} variant")
 
 
 def _check_paths(src, dst, overwrite):
@@ -94,7 +94,11 @@ def _mask_act(variant, found, requested):
     """Asteroid's mask nonlinearity: declared, else requested, else the variant's default."""
     declared = found.hparams.get("mask_act")
     _agree_setting("mask_act", declared, requested, found.origin)
-    return _first(requested, declared, layout.DEFAULT_MASK_ACT[variant])
+    mask_act = _first(requested, declared, layout.DEFAULT_MASK_ACT[variant])
+    if mask_act not in layout.MASK_ACTS:
+        raise ConvertError(f"mask_act {mask_act!r} is not supported (npsep has "
+                           f"{', '.join(layout.MASK_ACTS)})")
+    return mask_act
 
 
 def _agree_setting(name, declared, requested, origin):

@@ -18,6 +18,7 @@ globals (see :meth:`RestrictedUnpickler.find_class`):
 Every other global (``os.system``, ``builtins.eval``, unknown classes...) is
 refused with a :class:`ConvertError` that names it.
 """
+import _compat_pickle
 import io
 import pickle
 import re
@@ -104,6 +105,7 @@ class RestrictedUnpickler(pickle.Unpickler):
 
     def find_class(self, module, name):
         """Resolve a global the pickle names, or refuse it."""
+        module, name = _python3_name(module, name)
         safe = _SAFE_GLOBALS.get((module, name))
         if safe is not None:
             return safe
@@ -172,13 +174,22 @@ def rebuild_parameter(data, requires_grad, hooks, state=None):
 
 _SAFE_GLOBALS = {
     ("collections", "OrderedDict"): OrderedDict,
-    ("builtins", "set"): set, ("__builtin__", "set"): set,
-    ("builtins", "frozenset"): frozenset, ("__builtin__", "frozenset"): frozenset,
+    ("builtins", "set"): set, ("builtins", "frozenset"): frozenset,
     ("torch", "Size"): tuple,
     ("torch._utils", "_rebuild_tensor_v2"): rebuild_tensor,
     ("torch._utils", "_rebuild_parameter"): rebuild_parameter,
     ("torch._utils", "_rebuild_parameter_with_state"): rebuild_parameter,
 }
+
+
+def _python3_name(module, name):
+    """Python 2 names (``__builtin__.set``, which torch's protocol-2 pickles use) as Python 3's.
+
+    The same mapping stock ``pickle`` applies before importing anything.
+    """
+    if (module, name) in _compat_pickle.NAME_MAPPING:
+        return _compat_pickle.NAME_MAPPING[(module, name)]
+    return _compat_pickle.IMPORT_MAPPING.get(module, module), name
 
 
 def _open_zip(path):
