@@ -33,7 +33,6 @@ import tempfile
 
 import numpy as np
 import soundfile as sf
-from scipy import signal
 
 from .errors import AudioError
 
@@ -258,6 +257,7 @@ def rate_ratio(rate_from, rate_to):
 
 def resampling_filter(up, down):
     """The low-pass FIR ``scipy.signal.resample_poly`` designs for ``up/down`` by default."""
+    from scipy import signal  # imported here: scipy.signal takes a second to import
     max_rate = max(up, down)
     half_len = 10 * max_rate
     return signal.firwin(2 * half_len + 1, 1.0 / max_rate, window=("kaiser", 5.0))
@@ -323,6 +323,7 @@ class StreamResampler:
     def _emit(self, stop):
         if stop <= self._next or len(self._buf) == 0:
             return np.zeros((0, self.channels), dtype=np.float32)
+        from scipy import signal
         y = signal.resample_poly(self._buf, self.up, self.down, axis=0, window=self.h)
         first = self._b0 * self.up // self.down  # global index of y[0]
         out = y[self._next - first: stop - first].astype(np.float32)
@@ -341,6 +342,7 @@ def resample(x, rate_from, rate_to):
     up, down = rate_ratio(rate_from, rate_to)
     if up == down:
         return np.asarray(x, dtype=np.float32)
+    from scipy import signal
     y = signal.resample_poly(np.asarray(x, dtype=np.float64), up, down, axis=0,
                              window=resampling_filter(up, down))
     return y.astype(np.float32)

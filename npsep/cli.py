@@ -26,6 +26,33 @@ def build_parser():
     from weights_convert.cli import add_arguments
     add_arguments(p)
     p.set_defaults(run="weights_convert.cli:run")
+
+    p = sub.add_parser("separate", help="separate audio files into their sources",
+                       description="Separate audio files (WAV, FLAC, OGG, ... any rate, any "
+                       "channel count; each channel is separated on its own) into "
+                       "OUTDIR/<stem>_s1.<ext>, _s2, ... with the input's rate, length, channels "
+                       "and format. Long files are processed in overlapping chunks in bounded memory.")
+    from .separate import add_arguments as add_separate_arguments
+    add_separate_arguments(p)
+    p.set_defaults(run="npsep.separate:run")
+
+    p = sub.add_parser("eval", help="SI-SDR and SI-SDRi of separated sources",
+                       description="Permutation-invariant SI-SDR of estimated sources against "
+                       "references, and SI-SDR improvement over the mixture (--mix). All files "
+                       "must share sample rate, length and channel count.")
+    p.add_argument("estimates", nargs="+", metavar="EST", help="estimated sources (audio files)")
+    p.add_argument("--ref", nargs="+", required=True, metavar="REF",
+                   help="reference sources, one per estimate (any order is matched)")
+    p.add_argument("--mix", metavar="MIX", help="the mixture, for SI-SDRi")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run="npsep.metrics:run")
+
+    p = sub.add_parser("info", help="describe a model: size, receptive field, cost",
+                       description="Variant, hyper-parameters, parameter count, sample rate, "
+                       "receptive field and multiply-adds per second of audio of a weights file.")
+    p.add_argument("model", metavar="MODEL", help="npsep weights file (.npz)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run="npsep.info:run")
     return parser
 
 
