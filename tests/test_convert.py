@@ -1,4 +1,4 @@
-"""weights_convert: PyTorch checkpoints -> npsep weights files, without torch and without pickled code.
+"""weights_convert: PyTorch checkpoints -> npsep weights, without torch or running pickled code.
 
 The converter never imports torch; these tests do, to write checkpoints and to
 read the golden fixtures independently of the converter.
@@ -195,7 +195,8 @@ def test_malicious_raw_zip_is_refused(protocol, tmp_path):
     marker = tmp_path / "pwned"
     src = tmp_path / "evil.pt"
     with zipfile.ZipFile(src, "w") as z:
-        z.writestr("evil/data.pkl", pickle.dumps(payloads(marker)["posix.system"], protocol=protocol))
+        payload = pickle.dumps(payloads(marker)["posix.system"], protocol=protocol)
+        z.writestr("evil/data.pkl", payload)
         z.writestr("evil/byteorder", "little")
     with pytest.raises(ConvertError, match="posix.system"):
         weights_convert.convert(src, tmp_path / "out.npz")
@@ -538,8 +539,30 @@ def test_asteroid_settings_must_agree_with_the_package(tmp_path):
         weights_convert.convert(src, tmp_path / "out.npz", mask_act="relu")
     with pytest.raises(ConvertError, match="--sample-rate 16000 disagrees"):
         weights_convert.convert(src, tmp_path / "out.npz", sample_rate=16000)
-    config = weights_convert.convert(src, tmp_path / "out.npz", mask_act="softmax", sample_rate=8000)
+    config = weights_convert.convert(src, tmp_path / "out.npz", mask_act="softmax",
+                                     sample_rate=8000)
     assert config["hparams"]["mask_act"] == "softmax"
+
+
+@pytest.mark.parametrize("edit, rate", [
+    (lambda p: None, 8000),                                      # model_args comes first
+    (lambda p: p["model_args"].pop("sample_rate"), 22050),       # infos.training_config.data
+    (lambda p: (p["model_args"].pop("sample_rate"), p["infos"].update(sample_rate=16000.0)), 16000),
+    (lambda p: (p["model_args"].pop("sample_rate"), p.pop("infos")), 8000),     # the default
+])
+def test_asteroid_sample_rate_fallbacks(edit, rate, tmp_path):
+    def edit_and_mark(package):
+        package["infos"]["training_config"]["data"]["sample_rate"] = 22050
+        edit(package)
+    config = weights_convert.convert(_package(tmp_path, edit=edit_and_mark), tmp_path / "out.npz")
+    assert config["sample_rate"] == rate
+
+
+@pytest.mark.parametrize("rate", [float("nan"), float("inf"), 8000.5, -8000, "8k", True])
+def test_asteroid_unusable_sample_rate(rate, tmp_path):
+    src = _package(tmp_path, edit=lambda p: p["model_args"].update(sample_rate=rate))
+    with pytest.raises(ConvertError, match="unusable sample_rate"):
+        weights_convert.convert(src, tmp_path / "out.npz")
 
 
 def test_storage_shorter_than_declared(tmp_path):

@@ -13,6 +13,7 @@ Three kinds of file are accepted:
 What a checkpoint *declares* is kept apart from what its tensors show, so that
 the converter can check one against the other.
 """
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -87,10 +88,8 @@ def _whole_model(model):
 
 def _declared_group_size(model):
     """``group_size`` from the ``num_group`` attribute of the GC blocks (all must agree)."""
-    sizes = set()
-    for i in range(modules.attribute(model, "num_blocks") or 0):
-        sizes.add(modules.attribute(modules.submodule(model, f"sm.{i}"), "num_group"))
-    sizes.discard(None)
+    blocks = modules.children(modules.submodule(model, "sm"))
+    sizes = {modules.attribute(block, "num_group") for block in blocks} - {None}
     if len(sizes) > 1:
         raise ConvertError(f"the group-communication blocks disagree on num_group: {sorted(sizes)}")
     return {"group_size": sizes.pop()} if sizes else {}
@@ -107,11 +106,11 @@ def _asteroid(package):
     if not isinstance(args, dict):
         raise ConvertError("the Asteroid package has no model_args dict")
     _check_filterbank(args)
-    declared = {ASTEROID_ARGS[k]: v for k, v in args.items() if k in ASTEROID_ARGS and v is not None}
-    infos = package.get("infos") if isinstance(package.get("infos"), dict) else {}
-    rate = args.get("sample_rate", infos.get("sample_rate"))
+    declared = {ASTEROID_ARGS[k]: v for k, v in args.items()
+                if k in ASTEROID_ARGS and v is not None}
     return Checkpoint("asteroid", _state_dict(package["state_dict"], "the package's state_dict"),
-                      variant, declared, _sample_rate(rate), origin="the Asteroid package")
+                      variant, declared, _sample_rate(args, package.get("infos")),
+                      origin="the Asteroid package")
 
 
 def _check_filterbank(args):
@@ -126,13 +125,27 @@ def _check_filterbank(args):
                            f"kernel_size // 2 = {kernel // 2}")
 
 
-def _sample_rate(rate):
-    """An integral sample rate declared by a package (``8000.0`` is fine), or ``None``."""
-    if rate is None:
-        return None
-    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or rate <= 0 or rate != int(rate):
-        raise ConvertError(f"the Asteroid package declares an unusable sample_rate {rate!r}")
-    return int(rate)
+def _sample_rate(args, infos):
+    """The sample rate a package declares, or ``None``.
+
+    Looked up in ``model_args``, then ``infos``, then the recipe's
+    ``infos.training_config.data``; ``8000.0`` is fine, ``8000.5`` is not.
+    """
+    training = _get(infos, "training_config")
+    for rate in (args.get("sample_rate"), _get(infos, "sample_rate"),
+                 _get(_get(training, "data"), "sample_rate")):
+        if rate is None:
+            continue
+        if (isinstance(rate, bool) or not isinstance(rate, (int, float))
+                or not 0 < rate < math.inf or rate != int(rate)):
+            raise ConvertError(f"the Asteroid package declares an unusable sample_rate {rate!r}")
+        return int(rate)
+    return None
+
+
+def _get(mapping, key):
+    """``mapping[key]`` if ``mapping`` is a dict that has it, else ``None``."""
+    return mapping.get(key) if isinstance(mapping, dict) else None
 
 
 def _state_dict(tensors, what):

@@ -40,7 +40,7 @@ def convert(src, dst, overwrite=False, note=None, **overrides):
     _check_applicable(variant, overrides)
     for name in hp:
         _agree(name, hp[name], found.hparams.get(name), found.origin)
-        _agree(name, hp[name], overrides.get(name), "the command line")
+        _agree(name, hp[name], overrides.get(name), "the caller")
     if "mask_act" in layout.hparam_names(variant):
         hp["mask_act"] = _mask_act(variant, found, overrides.get("mask_act"))
     tensors = match.select_tensors(variant, hp, found.tensors, note or (lambda text: None))

@@ -29,8 +29,9 @@ def select_tensors(variant, hp, tensors, note):
             raise ConvertError(f"tensor {name!r} is missing (a {variant} model {_summary(hp)} "
                                "needs it)")
         if not layout.shape_matches(shape, tensors[name].shape):
-            raise ConvertError(f"tensor {name!r} has shape {tuple(tensors[name].shape)}, expected "
-                               f"{layout.describe_shape(shape)} for a {variant} model {_summary(hp)}")
+            raise ConvertError(f"tensor {name!r} has shape {tuple(tensors[name].shape)}, "
+                               f"expected {layout.describe_shape(shape)} for a {variant} model "
+                               f"{_summary(hp)}")
         selected[name] = _float32(name, tensors[name])
     for name in tensors:
         if name not in expected:

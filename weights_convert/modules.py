@@ -29,19 +29,24 @@ def state_dict(module, prefix=""):
     return tensors
 
 
-def submodule(module, dotted_name):
-    """The child module at ``dotted_name`` (e.g. ``"sm.0"``), or ``None`` if there is none."""
-    for name in dotted_name.split("."):
-        children = getattr(module, "state", {}).get("_modules") or {}
-        module = children.get(name)
-        if module is None:
-            return None
-    return module
+def submodule(module, name):
+    """The direct child ``name`` of a pickled module (``None`` if there is none)."""
+    return _child_dict(module).get(name)
+
+
+def children(module):
+    """The direct child modules of a pickled module (none if it is ``None``)."""
+    return [child for child in _child_dict(module).values() if child is not None]
 
 
 def attribute(module, name):
     """A plain attribute of a pickled module (``None`` if absent)."""
     return getattr(module, "state", {}).get(name)
+
+
+def _child_dict(module):
+    found = getattr(module, "state", {}).get("_modules")
+    return found if isinstance(found, dict) else {}
 
 
 def _module_state(module, prefix):

@@ -115,8 +115,9 @@ class RestrictedUnpickler(pickle.Unpickler):
             return self._module_class(f"{module}.{name}")
         hint = (" (whole Asteroid models are not supported: save model.serialize() instead)"
                 if module.split(".")[0] == "asteroid" else "")
-        raise ConvertError(f"refusing to load '{module}.{name}' named by the checkpoint: only "
-                           f"tensors, containers and SuDoRM-RF / torch.nn modules are allowed{hint}")
+        raise ConvertError(f"refusing to load '{module}.{name}' named by the checkpoint: "
+                           "only tensors, containers and SuDoRM-RF / torch.nn modules are "
+                           f"allowed{hint}")
 
     def persistent_load(self, pid):
         """Return the storage a persistent id ``('storage', type, key, location, numel)`` names."""
