@@ -3,6 +3,7 @@
 The converter never imports torch; these tests do, to write checkpoints and to
 read the golden fixtures independently of the converter.
 """
+import functools
 import hashlib
 import io
 import json
@@ -218,7 +219,8 @@ class CustomNet(nn.Module):
 
 # --- damaged and unrelated files ----------------------------------------------------------
 
-def _unrelated_files(tmp_path):
+@functools.lru_cache(maxsize=1)
+def _unrelated_files():
     """name -> bytes of files that are not SuDoRM-RF checkpoints."""
     fixture = (FIXTURES / "improved_tiny.pt").read_bytes()
     rng = np.random.default_rng(0)
@@ -250,11 +252,11 @@ UNRELATED = {"truncated": "not a PyTorch zip checkpoint", "empty": "empty",
 @pytest.mark.parametrize("name", sorted(UNRELATED))
 def test_unrelated_or_damaged_file(name, tmp_path, capsys):
     src = tmp_path / f"{name}.pt"
-    src.write_bytes(_unrelated_files(tmp_path)[name])
+    src.write_bytes(_unrelated_files()[name])
     assert_one_line_error(capsys, src, tmp_path / "out.npz", match=UNRELATED[name])
 
 
-def test_truncated_file_through_the_installed_cli(tmp_path):
+def test_truncated_file_through_the_command_line(tmp_path):
     """The real command line in a subprocess: status 1, one stderr line, no traceback, no file."""
     src, dst = tmp_path / "half.pt", tmp_path / "out.npz"
     data = (FIXTURES / "original_tiny.pt").read_bytes()
@@ -264,6 +266,14 @@ def test_truncated_file_through_the_installed_cli(tmp_path):
     assert done.returncode == 1
     assert len(done.stderr.splitlines()) == 1 and "Traceback" not in done.stderr
     assert done.stdout == "" and not dst.exists()
+
+
+def test_truncated_pickle_inside_an_intact_zip(tmp_path, capsys):
+    def cut_pickle(name, data):
+        return data[:len(data) // 2] if name.endswith("/data.pkl") else data
+    _rewrite_zip(FIXTURES / "groupcomm_tiny.pt", tmp_path / "cut.pt", cut_pickle)
+    assert_one_line_error(capsys, tmp_path / "cut.pt", tmp_path / "out.npz",
+                          match="damaged checkpoint")
 
 
 def test_missing_source(tmp_path, capsys):
