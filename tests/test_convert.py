@@ -204,6 +204,16 @@ def test_malicious_raw_zip_is_refused(protocol, tmp_path):
     assert not marker.exists()
 
 
+def test_refused_name_with_a_newline_stays_one_line(tmp_path, capsys):
+    """STACK_GLOBAL takes its names from strings, which may hold newlines."""
+    def string(text):  # SHORT_BINUNICODE
+        return b"\x8c" + bytes([len(text)]) + text.encode()
+    src = tmp_path / "odd.pt"
+    with zipfile.ZipFile(src, "w") as z:
+        z.writestr("odd/data.pkl", b"\x80\x04" + string("os") + string("sys\ntem") + b"\x93.")
+    assert_one_line_error(capsys, src, tmp_path / "out.npz", match="'os.sys\\ntem'")
+
+
 def test_unknown_class_is_refused(tmp_path, capsys):
     """A model class outside sudo_rm_rf / torch.nn (here this test module's) is never imported."""
     src = tmp_path / "custom.pt"
@@ -541,6 +551,34 @@ def test_bad_asteroid_packages(edit, match, tmp_path):
     with pytest.raises(ConvertError, match=match):
         weights_convert.convert(src, tmp_path / "out.npz")
     assert not (tmp_path / "out.npz").exists()
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda p: p["model_args"].update(n_src=[2]), "num_sources as [2]"),
+    (lambda p: p["model_args"].update(mask_act=1), "mask_act as 1, not a string"),
+    (lambda p: p["model_args"].update(fb_name=["free"]), "filterbank ['free']"),
+    (lambda p: p["model_args"].update(stride="2"), "stride '2'"),
+    (lambda p: p.update(model_name=["SuDORMRFNet"]), "model ['SuDORMRFNet']"),
+    (lambda p: p["model_args"].update(sample_rate="x" * 100), "sample_rate 'xxx"),
+    (lambda p: p["state_dict"].update({"masker.ln.beta": "not a tensor"}), "holds a str"),
+])
+def test_odd_values_in_asteroid_packages(edit, match, tmp_path, capsys):
+    """Whatever a pickle puts where a number or a name belongs ends as one readable line."""
+    src = _package(tmp_path, variant="asteroid_sudormrf", edit=edit)
+    assert_one_line_error(capsys, src, tmp_path / "out.npz", match=match)
+
+
+@pytest.mark.parametrize("attribute, value, match", [
+    ("out_channels", "16", "gives out_channels as '16', not an integer"),
+    ("num_blocks", [2], "gives num_blocks as [2]"),
+    ("num_group", 2.0, "num_group as 2.0"),
+])
+def test_odd_values_in_whole_models(attribute, value, match, tmp_path, capsys):
+    hp = hparams("groupcomm", CONFIGS[0])
+    model = random_model("groupcomm", hp)
+    setattr(model.sm[0] if attribute == "num_group" else model, attribute, value)
+    save_whole_model(model, tmp_path / "whole.pt", "groupcomm")
+    assert_one_line_error(capsys, tmp_path / "whole.pt", tmp_path / "out.npz", match=match)
 
 
 def test_asteroid_settings_must_agree_with_the_package(tmp_path):

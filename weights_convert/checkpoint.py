@@ -77,37 +77,39 @@ def _whole_model(model):
     if variant is None:
         raise ConvertError(f"not a SuDoRM-RF checkpoint: the pickled model is a "
                            f"{model.class_path}")
-    declared = {name: modules.attribute(model, name) for name in layout.HPARAMS
-                if modules.attribute(model, name) is not None}
-    tensors = modules.state_dict(model)
+    origin = f"the pickled {model.class_path.rsplit('.', 1)[1]}"
+    declared = _declared(((name, modules.attribute(model, name)) for name in layout.HPARAMS),
+                         origin)
+    tensors = _state_dict(modules.state_dict(model), origin)
     if variant == "groupcomm":
         declared.update(_declared_group_size(model))
-    return Checkpoint("whole-model", tensors, variant, declared,
-                      origin=f"the pickled {model.class_path.rsplit('.', 1)[1]}")
+    return Checkpoint("whole-model", tensors, variant, declared, origin=origin)
 
 
 def _declared_group_size(model):
     """``group_size`` from the ``num_group`` attribute of the GC blocks (all must agree)."""
     blocks = modules.children(modules.submodule(model, "sm"))
-    sizes = {modules.attribute(block, "num_group") for block in blocks} - {None}
-    if len(sizes) > 1:
-        raise ConvertError(f"the group-communication blocks disagree on num_group: {sorted(sizes)}")
-    return {"group_size": sizes.pop()} if sizes else {}
+    sizes = [_declared([("num_group", modules.attribute(block, "num_group"))],
+                       "a group-communication block").get("num_group") for block in blocks]
+    sizes = [size for size in sizes if size is not None]
+    if any(size != sizes[0] for size in sizes):
+        raise ConvertError(f"the group-communication blocks disagree on num_group: {sizes}")
+    return {"group_size": sizes[0]} if sizes else {}
 
 
 def _asteroid(package):
     """An Asteroid ``serialize()`` package of SuDORMRFNet or SuDORMRFImprovedNet."""
     name = package["model_name"]
-    variant = ASTEROID_MODELS.get(name)
+    variant = ASTEROID_MODELS.get(name) if isinstance(name, str) else None
     if variant is None:
-        raise ConvertError(f"the Asteroid model {str(name)[:40]!r} is not SuDoRM-RF "
+        raise ConvertError(f"the Asteroid model {_short(name)} is not SuDoRM-RF "
                            f"(expected {' or '.join(ASTEROID_MODELS)})")
     args = package.get("model_args")
     if not isinstance(args, dict):
         raise ConvertError("the Asteroid package has no model_args dict")
     _check_filterbank(args)
-    declared = {ASTEROID_ARGS[k]: v for k, v in args.items()
-                if k in ASTEROID_ARGS and v is not None}
+    declared = _declared(((ASTEROID_ARGS[k], v) for k, v in args.items() if k in ASTEROID_ARGS),
+                         "the Asteroid package")
     return Checkpoint("asteroid", _state_dict(package["state_dict"], "the package's state_dict"),
                       variant, declared, _sample_rate(args, package.get("infos")),
                       origin="the Asteroid package")
@@ -116,12 +118,13 @@ def _asteroid(package):
 def _check_filterbank(args):
     """npsep implements Asteroid's free filterbank with hop ``kernel_size // 2`` only."""
     fb_name = args.get("fb_name", "free")
-    if fb_name not in _FREE_FILTERBANKS:
-        raise ConvertError(f"the Asteroid filterbank {str(fb_name)[:40]!r} is not supported: "
+    if not isinstance(fb_name, str) or fb_name not in _FREE_FILTERBANKS:
+        raise ConvertError(f"the Asteroid filterbank {_short(fb_name)} is not supported: "
                            "npsep needs a learned ('free') filterbank")
     kernel, stride = args.get("kernel_size"), args.get("stride")
-    if stride is not None and isinstance(kernel, int) and stride != kernel // 2:
-        raise ConvertError(f"the Asteroid filterbank has stride {stride}; npsep needs "
+    if stride is not None and isinstance(kernel, int) and (type(stride) is not int
+                                                           or stride != kernel // 2):
+        raise ConvertError(f"the Asteroid filterbank has stride {_short(stride)}; npsep needs "
                            f"kernel_size // 2 = {kernel // 2}")
 
 
@@ -138,7 +141,8 @@ def _sample_rate(args, infos):
             continue
         if (isinstance(rate, bool) or not isinstance(rate, (int, float))
                 or not 0 < rate < math.inf or rate != int(rate)):
-            raise ConvertError(f"the Asteroid package declares an unusable sample_rate {rate!r}")
+            raise ConvertError("the Asteroid package declares an unusable sample_rate "
+                               f"{_short(rate)}")
         return int(rate)
     return None
 
@@ -146,6 +150,24 @@ def _sample_rate(args, infos):
 def _get(mapping, key):
     """``mapping[key]`` if ``mapping`` is a dict that has it, else ``None``."""
     return mapping.get(key) if isinstance(mapping, dict) else None
+
+
+def _declared(pairs, origin):
+    """Declared hyper-parameters from ``(name, value)`` pairs, ``None`` values left out.
+
+    Pickles can hold anything; only integers (strings for ``mask_act``) are
+    hyper-parameters, so that comparing them with the shapes is well defined.
+    """
+    declared = {}
+    for name, value in pairs:
+        if value is None:
+            continue
+        kind = str if name == "mask_act" else int
+        if type(value) is not kind:
+            raise ConvertError(f"{origin} gives {name} as {_short(value)}, "
+                               f"not {'a string' if kind is str else 'an integer'}")
+        declared[name] = value
+    return declared
 
 
 def _state_dict(tensors, what):
@@ -159,6 +181,12 @@ def _state_dict(tensors, what):
     if all(name.startswith("module.") for name in tensors):
         return {name[len("module."):]: value for name, value in tensors.items()}
     return dict(tensors)
+
+
+def _short(value):
+    """A one-line, bounded ``repr`` of a value read from a pickle, for messages."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _describe(obj):

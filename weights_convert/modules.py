@@ -16,13 +16,14 @@ def state_dict(module, prefix=""):
     """The tensors of ``module`` and its children, as ``model.state_dict()`` names them."""
     state = _module_state(module, prefix)
     tensors = OrderedDict()
-    skipped = state.get("_non_persistent_buffers_set") or set()
+    skipped = state.get("_non_persistent_buffers_set")
+    skipped = skipped if isinstance(skipped, (set, frozenset)) else set()
     for name, value in state["_parameters"].items():
         if value is not None:
-            tensors[prefix + name] = value
+            tensors[f"{prefix}{name}"] = value
     for name, value in state["_buffers"].items():
         if value is not None and name not in skipped:
-            tensors[prefix + name] = value
+            tensors[f"{prefix}{name}"] = value
     for name, child in state["_modules"].items():
         if child is not None:
             tensors.update(state_dict(child, f"{prefix}{name}."))

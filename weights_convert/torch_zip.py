@@ -115,7 +115,7 @@ class RestrictedUnpickler(pickle.Unpickler):
             return self._module_class(f"{module}.{name}")
         hint = (" (whole Asteroid models are not supported: save model.serialize() instead)"
                 if module.split(".")[0] == "asteroid" else "")
-        raise ConvertError(f"refusing to load '{module}.{name}' named by the checkpoint: "
+        raise ConvertError(f"refusing to load {module + '.' + name!r} named by the checkpoint: "
                            "only tensors, containers and SuDoRM-RF / torch.nn modules are "
                            f"allowed{hint}")
 
@@ -124,7 +124,8 @@ class RestrictedUnpickler(pickle.Unpickler):
         if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"
                 and isinstance(pid[1], StorageType) and isinstance(pid[2], str)
                 and isinstance(pid[4], int)):
-            raise ConvertError(f"unsupported persistent id {str(pid)[:80]!r} in the checkpoint")
+            raise ConvertError(f"unsupported persistent id {' '.join(str(pid).split())[:80]!r} "
+                               "in the checkpoint")
         _, storage_type, key, _location, numel = pid
         if key not in self._storages:
             self._storages[key] = self._read_storage(storage_type, key, numel)
