@@ -50,6 +50,7 @@ def convert(src, dst, overwrite=False, note=None, **overrides):
 
 
 def _check_override_names(overrides):
+    """A misspelt keyword is a programming error, not a user's: TypeError like any call."""
     known = set(SETTINGS) | {n for v in layout.VARIANTS for n in layout.hparam_names(v)}
     unknown = sorted(set(overrides) - known)
     if unknown:
@@ -64,6 +65,7 @@ def _check_applicable(variant, overrides):
 
 
 def _check_paths(src, dst, overwrite):
+    """Fail early, before reading anything, on a missing source or a destination in the way."""
     if not os.path.exists(src):
         raise ConvertError(f"{src}: no such file")
     if os.path.isdir(dst):
@@ -85,6 +87,7 @@ def _variant(found, requested):
 
 
 def _agree(name, shown, declared, origin):
+    """A declared hyper-parameter must be the one the tensor shapes show."""
     if declared is not None and declared != shown:
         raise ConvertError(f"{origin} gives {name}={declared!r} but the tensor shapes show "
                            f"{name}={shown!r}")
@@ -102,6 +105,7 @@ def _mask_act(variant, found, requested):
 
 
 def _agree_setting(name, declared, requested, origin):
+    """A requested setting the shapes cannot show must not contradict the checkpoint."""
     if declared is not None and requested is not None and declared != requested:
         raise ConvertError(f"--{name.replace('_', '-')} {requested} disagrees with "
                            f"{origin}: {name}={declared!r}")
@@ -128,6 +132,7 @@ def _first(*values):
 
 
 def _save(dst, tensors, config):
+    """Write atomically; what npsep refuses to load, or cannot write, is a ConvertError."""
     try:
         weights.save(dst, tensors, config)
     except ValueError as e:  # WeightsError: e.g. non-finite values in the checkpoint
@@ -137,6 +142,7 @@ def _save(dst, tensors, config):
 
 
 def _sha256(path):
+    """Hex SHA-256 of a file, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
