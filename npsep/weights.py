@@ -34,6 +34,8 @@ CONFIG_KEY = "__config__"
 def make_config(variant, hparams, sample_rate=8000, mixture_consistency=False, source=None):
     """Build (and validate) the config dict stored in a weights file."""
     layout.check_hparams(variant, hparams)
+    if not isinstance(sample_rate, (int, np.integer)) or isinstance(sample_rate, bool) or sample_rate <= 0:
+        raise WeightsError(f"sample_rate must be a positive integer, got {sample_rate!r}")
     return {"format": FORMAT, "format_version": FORMAT_VERSION, "variant": variant,
             "hparams": {k: hparams[k] for k in layout.hparam_names(variant)},
             "sample_rate": int(sample_rate), "mixture_consistency": bool(mixture_consistency),
@@ -52,6 +54,7 @@ def save(path, tensors, config):
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".npsep-", suffix=".npz.part", dir=folder)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the file the usual mode
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **{CONFIG_KEY: np.array(json.dumps(config, sort_keys=True))}, **tensors)
         os.replace(tmp, path)
@@ -134,6 +137,12 @@ def random_tensors(variant, hparams, seed=0, scale=0.3):
 
 
 _NORM_MODULES = ("ln", "norm", "ln_mask_in")
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _first_line(e):
