@@ -124,8 +124,9 @@ def sample_support(hp, t):
 def receptive_field(hp):
     """Receptive field in samples: the widest ``sample_support`` over all output positions.
 
-    The pattern repeats every ``hop * 2**(Q-1)`` samples, so one period of
-    positions (far from the origin) is enumerated.
+    The supports shift with the output position by a pattern that repeats
+    every ``hop * 2**(Q-1)`` samples; twice that many positions, far from the
+    origin, are enumerated.
     """
     period = hop(hp) * 2 ** hp["upsampling_depth"]
     origin = period * 10 ** 6

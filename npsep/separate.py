@@ -34,9 +34,9 @@ under ``OUTDIR`` (so equal names in different sub-folders do not collide).
 Formats: see :mod:`npsep.audio`.
 """
 import concurrent.futures as cf
-import fnmatch
 import multiprocessing
 import os
+import pathlib
 import sys
 import time
 import traceback
@@ -392,12 +392,13 @@ def collect_inputs(paths, patterns=None, outdir=None):
 
     Folders are walked recursively (sorted, symbolic links to folders not
     followed, hidden files and folders skipped, and the output folder
-    skipped). A file in a folder is taken if it matches one of ``patterns``
-    (shell-style, :func:`fnmatch.fnmatchcase`: ``*``, ``?``, ``[seq]``;
-    matched against the file name, or against the path relative to the
-    folder, with ``/`` separators, when the pattern contains ``/``), or, with
-    no patterns, if its extension is one of :data:`AUDIO_EXTENSIONS`. Files
-    named directly are always taken.
+    skipped). A file in a folder is taken if its path relative to that
+    folder matches one of ``patterns`` the way :meth:`pathlib.PurePath.match`
+    matches (shell-style ``*``, ``?``, ``[seq]``, case-sensitive, ``*`` never
+    crosses ``/``, matched from the right: ``*.wav`` tests the file name,
+    ``deep/*.wav`` the file name and its folder), or, with no patterns, if its
+    extension is one of :data:`AUDIO_EXTENSIONS`. Files named directly are
+    always taken.
     """
     items, errors = [], []
     out_real = os.path.realpath(outdir) if outdir is not None else None
@@ -430,7 +431,8 @@ def collect_inputs(paths, patterns=None, outdir=None):
 def _matches(name, rel, patterns):
     if not patterns:
         return os.path.splitext(name)[1].lower() in AUDIO_EXTENSIONS
-    return any(fnmatch.fnmatchcase(rel if "/" in pat else name, pat) for pat in patterns)
+    path = pathlib.PurePosixPath(rel)
+    return any(path.match(pat) for pat in patterns)
 
 
 class FileResult:
@@ -514,7 +516,7 @@ def separate_files(inputs, outdir, model=None, *, jobs=1, patterns=None, overwri
             todo.append((path, sub, info.frames / info.samplerate, info.samplerate))
             total_seconds += info.frames / info.samplerate
         except NpsepError as e:
-            r = FileResult(path, error=str(e))
+            r = FileResult(path, error=str(e), detail=traceback.format_exc())
             results.append(r)
             if on_result:
                 on_result(r)
@@ -633,9 +635,9 @@ def add_arguments(p):
                    f"(default {DEFAULT_CHUNK_SECONDS:g}); 0: the whole file at once (exact, "
                    "memory grows with the length)")
     p.add_argument("--glob", action="append", metavar="PATTERN", dest="patterns",
-                   help="in folders, take only files whose name matches PATTERN (shell "
-                   "style: * ? [seq], case-sensitive; matched against the path relative to "
-                   "the folder if PATTERN contains '/'); repeatable. Default: common audio "
+                   help="in folders, take only files matching PATTERN (shell style: * ? "
+                   "[seq], case-sensitive, matched from the right of the path relative to the "
+                   "folder: '*.wav', 'speech/*.flac'); repeatable. Default: common audio "
                    "extensions")
     p.add_argument("-q", "--quiet", action="store_true",
                    help="no progress bar and no line per written file")
