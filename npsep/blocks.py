@@ -110,28 +110,30 @@ def pyramid(blk, u, u_norm, u_act, ws):
     """Depthwise pyramid + upsample-add of ``act(norm(u))``; returns the merged map and its sums.
 
     Level 0 is a stride-1 depthwise conv of the normalised input, level ``k`` a stride-2
-    depthwise conv of normalised level ``k-1``; every level's raw output goes to one buffer
-    ``pyr`` side by side and is normalised only when read.
+    depthwise conv of normalised level ``k-1``; every level's raw output goes to one flat
+    buffer ``pyr`` (level ``k`` a C-contiguous ``[C, L_k]`` block) and is normalised only
+    when read.
     """
     C, L = u.shape
     depth = len(blk.dw)
     lengths = [L]
     for _ in range(1, depth):
         lengths.append((lengths[-1] + 1) // 2)
-    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-    pyr = ws.get("pyr", (C, sum(lengths)))
+    lengths = np.array(lengths, dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(C * lengths)[:-1]]).astype(np.int64)
+    pyr = ws.get("pyr", (C * int(lengths.sum()),))
     sums = ws.get("pyr.sums", (C, 2), np.float64)
     mu = np.empty(depth, dtype=np.float32)
     scale = np.empty((depth, C), dtype=np.float32)
     beta = np.empty((depth, C), dtype=np.float32)
     x, (x_mu, x_scale, x_beta), act = u, u_norm, u_act
     for k, (w, b, (gamma, bt)) in enumerate(blk.dw):
-        y = pyr[:, offsets[k]: offsets[k] + lengths[k]]
+        y = pyr[offsets[k]: offsets[k] + C * lengths[k]].reshape(C, lengths[k])
         depthwise_conv_stats(x, x_mu, x_scale, x_beta, act, w, b, 1 if k == 0 else 2, y, sums)
         mu[k], scale[k], beta[k] = norm_coefficients(sums, lengths[k], gamma, bt)
         x, x_mu, x_scale, x_beta, act = y, mu[k], scale[k], beta[k], ONE
     merged = ws.get("merged", (C, L))
-    merge_levels_stats(pyr, offsets, mu, scale, beta, merged, sums)
+    merge_levels_stats(pyr, offsets, lengths, mu, scale, beta, merged, sums)
     return merged, sums
 
 

@@ -4,7 +4,7 @@ import os
 
 import numpy as np
 
-from . import variants, weights
+from . import threads, variants, weights
 from .blocks import Workspace
 from .errors import WeightsError
 
@@ -49,6 +49,7 @@ class Model:
         self.tensors = tensors
         self._plan = variants.prepare(self.variant, self.hparams, tensors)
         self._workspace = Workspace()
+        threads.follow_environment()
 
     def __repr__(self):
         hp = ", ".join(f"{k}={v}" for k, v in self.hparams.items())

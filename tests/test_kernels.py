@@ -141,9 +141,11 @@ def test_merge_levels_is_the_upsample_add_chain(seed, C, L, Q):
     while len(normed) > 1:
         coarse = normed.pop()
         normed[-1] = R.upsample_add(normed[-1], coarse)
-    offsets = np.concatenate([[0], np.cumsum(lengths_)[:-1]]).astype(np.int64)
+    sizes = np.array([C * n for n in lengths_])
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
     out, sums = np.empty((C, L), np.float32), np.empty((C, 2))
-    merge_levels_stats(np.concatenate(levels, axis=1), offsets, mu, scale, beta, out, sums)
+    flat = np.concatenate([d.ravel() for d in levels])
+    merge_levels_stats(flat, offsets, np.array(lengths_, dtype=np.int64), mu, scale, beta, out, sums)
     close(out, normed[0])
     np.testing.assert_allclose(sums[:, 1], (f64(out) ** 2).sum(1), rtol=1e-6)
 

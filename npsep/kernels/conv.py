@@ -8,6 +8,7 @@ import numpy as np
 from numba import prange
 
 from .._jit import jit, pjit
+from .norm import row_sums
 
 
 @jit
@@ -27,36 +28,40 @@ def frame_signal(x, K, hop, frames):
 
 @pjit
 def depthwise_conv_stats(x, mu, scale, beta, slope, w, b, stride, y, sums):
-    """Depthwise Conv1d (kernel ``k``, zero padding ``(k-1)//2``) of a map that is still to be
+    """Depthwise Conv1d (kernel 5, zero padding 2, stride 1 or 2) of a map that is still to be
     normalised, with the output's GlobLN sums.
 
     The conv's input is ``u[c,i] = prelu((x[c,i] - mu) * scale[c] + beta[c], slope)``, computed
     on the fly (so the normalised map is never written), and
-    ``y[c,l] = b[c] + sum_j w[c,j] u[c, l*stride + j - (k-1)//2]``.
-    ``x [C, L_in]``, ``w [C, k]``, ``y [C, ceil(L_in / stride)]``, ``sums [C, 2]`` (float64).
+    ``y[c,l] = b[c] + sum_{j<5} w[c,j] u[c, l*stride + j - 2]``.
+    ``x [C, L_in]``, ``w [C, 5]``, ``y [C, ceil(L_in / stride)]``, ``sums [C, 2]`` (float64).
+
+    Each output is one expression over five neighbours, so the loop over ``l`` runs in SIMD
+    lanes. For stride 2 the padded row is first split into its even and odd samples, which
+    turns ``u[2l + j]`` into contiguous reads: ``even[l + j/2]`` or ``odd[l + (j-1)/2]``.
     """
     C, L_in = x.shape
     L_out = y.shape[1]
-    k = w.shape[1]
-    pad = (k - 1) // 2
+    n = stride * (L_out + 2) + 2  # padded row: 2 zeros, L_in values, zeros up to the last tap read
     for c in prange(C):
         a = slope[c] if slope.shape[0] > 1 else slope[0]
         sc, bc = scale[c], beta[c]
-        u = np.zeros(L_in + 2 * pad + stride, dtype=np.float32)
+        src = x[c]
+        u = np.zeros(n, dtype=np.float32)
         for i in range(L_in):
-            v = (x[c, i] - mu) * sc + bc
-            u[i + pad] = v if v > 0 else a * v
-        s, s2 = 0.0, 0.0
-        for l in range(L_out):
-            acc = np.float32(0.0)
-            for j in range(k):
-                acc += w[c, j] * u[l * stride + j]
-            acc += b[c]
-            y[c, l] = acc
-            s += acc
-            s2 += np.float64(acc) * acc
-        sums[c, 0] = s
-        sums[c, 1] = s2
+            v = (src[i] - mu) * sc + bc
+            u[i + 2] = v if v > 0 else a * v
+        w0, w1, w2, w3, w4, bias = w[c, 0], w[c, 1], w[c, 2], w[c, 3], w[c, 4], b[c]
+        row = y[c]
+        if stride == 1:
+            for l in range(L_out):
+                row[l] = w0 * u[l] + w1 * u[l + 1] + w2 * u[l + 2] + w3 * u[l + 3] + w4 * u[l + 4] + bias
+        else:
+            even = u[0::2].copy()
+            odd = u[1::2].copy()
+            for l in range(L_out):
+                row[l] = w0 * even[l] + w1 * odd[l] + w2 * even[l + 1] + w3 * odd[l + 1] + w4 * even[l + 2] + bias
+        sums[c, 0], sums[c, 1] = row_sums(row)
 
 
 @pjit

@@ -13,27 +13,41 @@ import numpy as np
 from numba import prange
 
 from .._jit import pjit
+from .norm import row_sums
 
 
 @pjit
-def merge_levels_stats(pyr, offsets, mu, scale, beta, out, sums):
-    """``out[c,l] = sum_k GlobLN_k(pyr)[c, offsets[k] + (l >> k)]`` (coarsest first), with sums.
+def merge_levels_stats(pyr, offsets, lengths, mu, scale, beta, out, sums):
+    """``out[c,l] = GlobLN_0(d_0)[c,l] + (GlobLN_1(d_1)[c, l>>1] + (...))``, with the sums of ``out``.
 
-    ``pyr [C, sum_k L_k]`` holds the raw (un-normalised) depthwise outputs of every level side
-    by side, level ``k`` from column ``offsets[k]``; ``mu [Q]``, ``scale [Q, C]``, ``beta [Q, C]``
-    are each level's norm coefficients; ``out [C, L_0]``.
+    ``pyr`` is one flat buffer holding every level's raw (un-normalised) depthwise output,
+    level ``k`` as a C-contiguous ``[C, lengths[k]]`` block from ``offsets[k]``; ``mu [Q]``,
+    ``scale [Q, C]``, ``beta [Q, C]`` are each level's norm coefficients; ``out [C, L_0]``.
+    Each channel is merged coarse to fine through two row buffers.
     """
     C, L = out.shape
     Q = offsets.shape[0]
     for c in prange(C):
-        s, s2 = 0.0, 0.0
-        for l in range(L):
-            q = Q - 1
-            acc = (pyr[c, offsets[q] + (l >> q)] - mu[q]) * scale[q, c] + beta[q, c]
-            for q in range(Q - 2, -1, -1):
-                acc = (pyr[c, offsets[q] + (l >> q)] - mu[q]) * scale[q, c] + beta[q, c] + acc
-            out[c, l] = acc
-            s += acc
-            s2 += np.float64(acc) * acc
-        sums[c, 0] = s
-        sums[c, 1] = s2
+        acc = np.empty(L, dtype=np.float32)
+        nxt = np.empty(L, dtype=np.float32)
+        q = Q - 1
+        n = lengths[q]
+        base = offsets[q] + c * n
+        m, sc, bt = mu[q], scale[q, c], beta[q, c]
+        for i in range(n):
+            acc[i] = (pyr[base + i] - m) * sc + bt
+        for q in range(Q - 2, -1, -1):
+            n = lengths[q]
+            base = offsets[q] + c * n
+            m, sc, bt = mu[q], scale[q, c], beta[q, c]
+            dst = out[c] if q == 0 else nxt
+            for i in range(n // 2):
+                dst[2 * i] = (pyr[base + 2 * i] - m) * sc + bt + acc[i]
+                dst[2 * i + 1] = (pyr[base + 2 * i + 1] - m) * sc + bt + acc[i]
+            if n % 2:
+                dst[n - 1] = (pyr[base + n - 1] - m) * sc + bt + acc[n // 2]
+            if q > 0:
+                acc, nxt = nxt, acc
+        if Q == 1:
+            out[c, :] = acc[:L]
+        sums[c, 0], sums[c, 1] = row_sums(out[c])
