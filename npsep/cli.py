@@ -49,8 +49,14 @@ def build_parser():
 
     p = sub.add_parser("info", help="describe a model: size, receptive field, cost",
                        description="Variant, hyper-parameters, parameter count, sample rate, "
-                       "receptive field and multiply-adds per second of audio of a weights file.")
-    p.add_argument("model", metavar="MODEL", help="npsep weights file (.npz)")
+                       "receptive field and multiply-adds per second of audio of a weights file "
+                       "or of a published configuration (--preset).")
+    p.add_argument("model", metavar="MODEL", nargs="?", help="npsep weights file (.npz)")
+    from .info import PUBLISHED
+    p.add_argument("--preset", choices=sorted(PUBLISHED), help="a published configuration "
+                   "instead of a weights file")
+    p.add_argument("--layers", action="store_true", help="add the per-layer table of parameters "
+                   "and multiply-adds per second of audio")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run="npsep.info:run")
     return parser

@@ -9,7 +9,9 @@ documentation can cite them:
   the levels of the U-block pyramid;
 * :func:`block_support` / :func:`receptive_field` - the span of input samples
   that can change one output sample;
-* :func:`mac_breakdown` / :func:`macs` / :func:`macs_per_second` - multiply-adds.
+* :func:`mac_breakdown` / :func:`macs` / :func:`macs_per_second` - multiply-adds;
+* :func:`layer_table` - parameters and multiply-adds layer by layer (``npsep info
+  --layers``), for a weights file or for a :data:`PUBLISHED` configuration.
 
 Conventions:
 
@@ -195,6 +197,157 @@ def macs_per_second(variant, hp, sample_rate):
     return sum(mac_breakdown(variant, hp, float(sample_rate) / hop(hp)).values())
 
 
+# --- layer by layer ---------------------------------------------------------------------
+
+PUBLISHED = {
+    "improved-u16-b512": dict(
+        variant="improved", sample_rate=8000, checkpoint="Improved_Sudormrf_U16_Bases512_WSJ02mix.pt",
+        hparams=dict(out_channels=256, in_channels=512, num_blocks=16, upsampling_depth=5,
+                     enc_kernel_size=21, enc_num_basis=512, num_sources=2)),
+    "groupcomm-u8-b512": dict(
+        variant="groupcomm", sample_rate=8000, checkpoint="GroupCom_Sudormrf_U8_Bases512_WSJ02mix.pt",
+        hparams=dict(out_channels=256, in_channels=512, num_blocks=8, upsampling_depth=5,
+                     enc_kernel_size=21, enc_num_basis=512, num_sources=2, group_size=16)),
+}
+"""Published configurations (SPEC section 3), for ``npsep info --preset NAME``."""
+
+
+def prelu_size(variant, name, channels):
+    """Number of slopes of the PReLU ``name`` in the public code: ``1`` (one shared slope) or
+    ``channels`` (one per channel).
+
+    Original and Asteroid ``SuDORMRFNet`` blocks: per channel; Asteroid's improved blocks:
+    per channel in ``final_norm.act`` only; everything else (improved, group-comm, every
+    ``mask_net.0``) shared. A weights file may differ: :func:`layer_table` then reads its shapes.
+    """
+    if variant in ("original", "asteroid_sudormrf"):
+        return channels
+    if variant == "asteroid_improved" and name.endswith("final_norm.act.weight"):
+        return channels
+    return 1
+
+
+def config_shapes(variant, hp):
+    """``expected_shapes`` with every PReLU slope resolved by :func:`prelu_size`: name -> shape."""
+    return {name: ((prelu_size(variant, name, shape[1]),) if shape[0] == layout.PRELU else tuple(shape))
+            for name, shape in layout.expected_shapes(variant, hp).items()}
+
+
+def config_parameter_count(variant, hp):
+    """Parameters of a configuration with the public code's PReLU slopes (:func:`prelu_size`)."""
+    return sum(math.prod(shape) for shape in config_shapes(variant, hp).values())
+
+
+def _describe_module(variant, hp, module, shapes):
+    """``(operation, output shape, pyramid level or None, applications per position)`` of a
+    module, from its name and tensor shapes. Output lengths are in units of ``L`` frames."""
+    E, K, S = hp["enc_num_basis"], hp["enc_kernel_size"], hp["num_sources"]
+    G = hp.get("group_size", 1)
+    last = module.rsplit(".", 1)[-1]
+    w = shapes.get(module + ".weight") or shapes.get(module + "._filters")
+    in_group = ".UBlock." in module or ".TAC_input." in module or ".TAC_output." in module
+    times = G if in_group else 1
+    per = f"{G} x " if in_group or module.endswith(".TAC_norm") else ""  # same weights, every group
+    level = 0
+    if ".spp_dw." in module:
+        level = int(module.split(".spp_dw.")[1].split(".")[0])
+    frames = "L" if level == 0 else f"L/{2 ** level}"
+    if module.endswith(("encoder.0", "encoder", "encoder.filterbank")):
+        return f"Conv1d 1->{E}, kernel {K}, stride {K // 2}", f"[{E}, L]", 0, 1
+    if module.endswith("decoder.filterbank"):
+        return (f"ConvTranspose1d {E}->1 per source, kernel {K}, stride {K // 2}",
+                f"[{S}, T]", 0, S)
+    if module == "decoder":
+        groups = "groups " + str(S) if variant == "original" else "groups 1"
+        return (f"ConvTranspose1d {w[0]}->{S}, kernel {K}, stride {K // 2}, {groups}",
+                f"[{S}, T]", 0, 1)
+    if module + ".gamma" in shapes or (len(w) == 1 and module + ".bias" in shapes):
+        c = (shapes.get(module + ".gamma") or w)[0]
+        kind = "GlobLN" if module + ".gamma" in shapes else "GroupNorm(1)"
+        unused = " (unused by forward)" if last == "ln_mask_in" else ""
+        return f"{kind} over [{c}, {frames}]{unused}", f"{per}[{c}, {frames}]", None, 0
+    if len(w) == 1:
+        return f"PReLU, {w[0]} slope{'s' if w[0] > 1 else ''}", "", None, 0
+    if len(w) == 4:
+        return f"Conv2d 1->{S}, kernel ({E + 1}, 1): conv along channels", f"[{S}, {E}, L]", 0, E
+    if len(w) == 3 and w[1] == 1 and ".spp_dw." in module:
+        stride = 1 if level == 0 else 2
+        return (f"depthwise conv, kernel {w[2]}, stride {stride}", f"{per}[{w[0]}, {frames}]", level, times)
+    if len(w) == 3 and w[2] == 1:
+        return f"1x1 conv {w[1]}->{w[0]}", f"{per}[{w[0]}, L]", 0, times
+    if len(w) == 2:
+        if ".TAC_mean." in module:
+            return f"Linear {w[1]}->{w[0]} of the mean over groups", f"[{w[0]}, L]", 0, 1
+        return f"Linear {w[1]}->{w[0]} on each group", f"{G} x [{w[0]}, L]", 0, times
+    raise ValueError(f"no layer description for {module!r}")
+
+
+def layer_table(variant, hp, sample_rate, shapes=None, fold_blocks=True):
+    """Parameters and multiply-adds per second of audio, layer by layer.
+
+    ``shapes``: name -> tensor shape of a weights file; ``None`` uses :func:`config_shapes`.
+    Returns a list of dicts, one per module of the state dict in state-dict order:
+    ``layer`` (module name; with ``fold_blocks`` the block index is ``*`` and the row
+    stands for all ``N`` blocks), ``operation``, ``output`` (shape per batch item: ``L``
+    encoder frames, ``T`` samples), ``count`` (blocks it stands for), ``parameters`` (all
+    ``count`` of them), ``macs_per_second`` (multiply-adds per second of audio, all of them:
+    weights x positions, the frames of a pyramid level being ``sample_rate / hop / 2**k``).
+    The sums equal :func:`config_parameter_count` (or the file's) and :func:`macs_per_second`.
+    """
+    shapes = config_shapes(variant, hp) if shapes is None else {k: tuple(v) for k, v in shapes.items()}
+    L = float(sample_rate) / hop(hp)
+    modules = {}
+    for name, shape in shapes.items():
+        modules.setdefault(name.rsplit(".", 1)[0], {})[name] = shape
+    rows = {}
+    for module, tensors in modules.items():
+        op, out, level, times = _describe_module(variant, hp, module, shapes)
+        params = sum(math.prod(s) for s in tensors.values())
+        macs = 0.0
+        if level is not None and times:
+            w = tensors.get(module + ".weight") or tensors.get(module + "._filters")
+            macs = math.prod(w) * times * L / 2 ** level
+        key = module
+        if fold_blocks:
+            parts = module.split(".")
+            if "sm" in parts:
+                i = parts.index("sm")
+                parts[i + 1] = "*"
+                key = ".".join(parts)
+        row = rows.get(key)
+        if row is None:
+            rows[key] = dict(layer=key, operation=op, output=out, count=1, parameters=params,
+                             macs_per_second=macs)
+        else:
+            row["count"] += 1
+            row["parameters"] += params
+            row["macs_per_second"] += macs
+    return list(rows.values())
+
+
+def format_layers(rows, sample_rate, hp):
+    """``npsep info --layers`` text: one line per layer, then the totals."""
+    head = ("layer", "operation", "output", "n", "parameters", "MMAC/s")
+    lines = [[r["layer"], r["operation"], r["output"], str(r["count"]), f"{r['parameters']:,}",
+              f"{r['macs_per_second'] / 1e6:,.1f}" if r["macs_per_second"] else "-"] for r in rows]
+    total_p = sum(r["parameters"] for r in rows)
+    total_m = sum(r["macs_per_second"] for r in rows)
+    lines.append(["total", "", "", "", f"{total_p:,}", f"{total_m / 1e6:,.1f}"])
+    widths = [max(len(x[i]) for x in lines + [list(head)]) for i in range(len(head))]
+    right = (False, False, False, True, True, True)
+
+    def fmt(cells):
+        return "  ".join(c.rjust(w) if r else c.ljust(w) for c, w, r in zip(cells, widths, right)).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    frames = float(sample_rate) / hop(hp)
+    return "\n".join([fmt(head), rule] + [fmt(x) for x in lines[:-1]] + [rule, fmt(lines[-1]), "",
+                      f"L = {frames:g} encoder frames per second of audio at {sample_rate} Hz "
+                      f"(hop {hop(hp)}); T = samples. MMAC/s: millions of multiply-adds per "
+                      "second of audio (FLOPs ~ 2 x MACs); norms, activations, biases and "
+                      "upsample-adds are not counted."])
+
+
 # --- summary ----------------------------------------------------------------------------
 
 def parameter_count(tensors):
@@ -206,16 +359,34 @@ def summary(path):
     """A dict describing the weights file ``path`` (raises WeightsError if it is bad)."""
     from .weights import load
     config, tensors = load(path)
+    return describe(config, os.fspath(path), parameter_count(tensors),
+                    {k: tuple(v.shape) for k, v in tensors.items()})
+
+
+def preset_summary(name):
+    """:func:`summary` of a :data:`PUBLISHED` configuration (no weights file needed)."""
+    c = PUBLISHED[name]
+    config = {"variant": c["variant"], "hparams": c["hparams"], "sample_rate": c["sample_rate"],
+              "mixture_consistency": c["variant"] == "groupcomm"}
+    return describe(config, f"(preset {name}: {c['checkpoint']})",
+                    config_parameter_count(c["variant"], c["hparams"]),
+                    config_shapes(c["variant"], c["hparams"]))
+
+
+def describe(config, file, parameters, shapes):
+    """The summary dict of a model config (``variant``, ``hparams``, ``sample_rate`` ...) with
+    ``parameters`` parameters whose tensors have ``shapes`` (name -> shape)."""
     variant, hp, rate = config["variant"], config["hparams"], config["sample_rate"]
     rf = receptive_field(hp)
-    return {"file": os.fspath(path), "variant": variant, "hparams": dict(hp),
+    return {"file": file, "variant": variant, "hparams": dict(hp),
             "sample_rate": rate, "mixture_consistency": bool(config.get("mixture_consistency")),
-            "num_sources": hp["num_sources"], "parameters": parameter_count(tensors),
+            "num_sources": hp["num_sources"], "parameters": parameters,
             "receptive_field_samples": rf, "receptive_field_seconds": rf / rate,
             "pad_multiple": pad_multiple(variant, hp),
             "macs_per_second": macs_per_second(variant, hp, rate),
             "macs_per_second_breakdown": mac_breakdown(variant, hp, float(rate) / hop(hp)),
-            "source": config.get("source") or {}}
+            "source": config.get("source") or {},
+            "layers": layer_table(variant, hp, rate, shapes)}
 
 
 def format_summary(s):
@@ -249,10 +420,21 @@ def _ordered(variant, hp):
 
 
 def run(args):
-    """``npsep info``."""
-    s = summary(args.model)
+    """``npsep info``: the summary of a weights file or preset, ``--layers`` adds the layer table."""
+    from .errors import NpsepError
+    preset = getattr(args, "preset", None)
+    if (args.model is None) == (preset is None):
+        raise NpsepError("give either a MODEL file or --preset NAME "
+                         f"(presets: {', '.join(PUBLISHED)})")
+    s = summary(args.model) if preset is None else preset_summary(preset)
+    layers = getattr(args, "layers", False)
+    if not layers:
+        s.pop("layers")
     if args.json:
         print(json.dumps(s, indent=2, sort_keys=True))
     else:
         print(format_summary(s))
+        if layers:
+            print()
+            print(format_layers(s["layers"], s["sample_rate"], s["hparams"]))
     return 0
