@@ -334,3 +334,30 @@ def test_progress_bar_only_on_a_terminal_and_after_a_delay():
     before = term.text
     bar.update(50)
     assert term.text == before
+
+
+# --- finding inputs ---------------------------------------------------------------------
+
+def test_collect_inputs_skips_hidden_files_and_the_output_folder(tmp_path):
+    from npsep.separate import collect_inputs
+    for rel in ("a.wav", "B.FLAC", "notes.txt", ".hidden.wav", ".git/x.wav", "sub/c.ogg",
+                "sub/deeper/d.wav", "out/a_s1.wav", "sub/.x.wav.part"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"")
+    items, errors = collect_inputs([tmp_path], None, tmp_path / "out")
+    assert errors == []
+    assert [(os.path.relpath(p, tmp_path), sub) for p, sub in items] == [
+        ("B.FLAC", ""), ("a.wav", ""), ("sub/c.ogg", "sub"), ("sub/deeper/d.wav", "sub/deeper")]
+    items, _ = collect_inputs([tmp_path], ["*.wav"], tmp_path / "out")
+    assert [os.path.relpath(p, tmp_path) for p, _ in items] == ["a.wav", "sub/deeper/d.wav"]
+    items, _ = collect_inputs([tmp_path], ["deeper/*"], tmp_path / "out")
+    assert [os.path.relpath(p, tmp_path) for p, _ in items] == ["sub/deeper/d.wav"]
+    items, errors = collect_inputs([tmp_path / "sub", tmp_path / "nope"], ["*.mp3"])
+    assert items == [] and len(errors) == 2 and "no files matching *.mp3" in errors[0][1]
+    assert "no such file or folder" in errors[1][1]
+
+
+def test_python_twin_is_exported():
+    import npsep
+    from npsep.separate import separate_file
+    assert npsep.separate_file is separate_file
