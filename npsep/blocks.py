@@ -13,6 +13,7 @@ as the norms allow (see ``docs/kernels.md``):
 Parameters are prepared once (:func:`prepare_uconv_block` ...) as contiguous float32
 arrays; scratch space comes from a :class:`Workspace` reused across blocks and calls.
 """
+from functools import lru_cache
 from types import SimpleNamespace
 
 import numpy as np
@@ -59,22 +60,45 @@ def norm_params(p, name):
     return f32(p[name + ".weight"]), f32(p[name + ".bias"])
 
 
-def _block_common(p, depth):
-    return dict(proj=conv1x1_params(p, "proj_1x1.conv"), proj_norm=norm_params(p, "proj_1x1.norm"),
-                proj_act=f32(p["proj_1x1.act.weight"]),
-                dw=[(f32(p[f"spp_dw.{k}.conv.weight"][:, 0, :]), f32(p[f"spp_dw.{k}.conv.bias"]),
-                     norm_params(p, f"spp_dw.{k}.norm")) for k in range(depth)],
-                final_norm=norm_params(p, "final_norm.norm"), final_act=f32(p["final_norm.act.weight"]))
+def _tile(a, groups):
+    """Per-channel parameters repeated for each of ``groups`` groups run side by side."""
+    return a if groups == 1 else f32(np.concatenate([a] * groups))
 
 
-def prepare_uconv_block(p, depth):
-    """Improved U-ConvBlock parameters from its (prefix-stripped) state dict."""
-    return SimpleNamespace(**_block_common(p, depth), res=conv1x1_params(p, "res_conv"))
+def _tile_slope(a, groups):
+    """A PReLU slope for ``groups`` groups side by side: a shared ``(1,)`` slope stays shared."""
+    return a if a.shape[0] == 1 else _tile(a, groups)
+
+
+def _block_common(p, depth, groups):
+    t = lambda a: _tile(a, groups)  # noqa: E731
+    w, b = conv1x1_params(p, "proj_1x1.conv")
+    gamma, beta = norm_params(p, "proj_1x1.norm")
+    levels = []
+    for k in range(depth):
+        g, bt = norm_params(p, f"spp_dw.{k}.norm")
+        levels.append((t(f32(p[f"spp_dw.{k}.conv.weight"][:, 0, :])), t(f32(p[f"spp_dw.{k}.conv.bias"])),
+                       (t(g), t(bt))))
+    g, bt = norm_params(p, "final_norm.norm")
+    return dict(groups=groups, proj=(w, t(b)), proj_norm=(t(gamma), t(beta)),
+                proj_act=_tile_slope(f32(p["proj_1x1.act.weight"]), groups), dw=levels,
+                final_norm=(t(g), t(bt)), final_act=_tile_slope(f32(p["final_norm.act.weight"]), groups))
+
+
+def prepare_uconv_block(p, depth, groups=1):
+    """Improved U-ConvBlock parameters from its (prefix-stripped) state dict.
+
+    With ``groups > 1`` the block runs on each of ``groups`` equal groups of channels at
+    once (the shared U-ConvBlock of a group-communication block): the 1x1 convs become
+    batched matrix products and each group is normalised on its own.
+    """
+    w, b = conv1x1_params(p, "res_conv")
+    return SimpleNamespace(**_block_common(p, depth, groups), res=(w, _tile(b, groups)))
 
 
 def prepare_u_block(p, depth):
     """Original U-block parameters from its (prefix-stripped) state dict."""
-    return SimpleNamespace(**_block_common(p, depth), exp=conv1x1_params(p, "conv_1x1_exp.conv"),
+    return SimpleNamespace(**_block_common(p, depth, 1), exp=conv1x1_params(p, "conv_1x1_exp.conv"),
                            exp_norm=norm_params(p, "conv_1x1_exp.norm"),
                            out_norm=norm_params(p, "module_act.norm"), out_act=f32(p["module_act.act.weight"]))
 
@@ -83,25 +107,33 @@ def prepare_gc_block(p, depth, groups):
     """Group-communication block parameters: TAC (``TAC.*``) and the shared U-ConvBlock (``UBlock.*``)."""
     w_out = f32(p["TAC.TAC_output.0.weight"])
     H = w_out.shape[1] // 2
-    tile = lambda a: f32(np.tile(a, groups)) if a.shape[0] > 1 else f32(a)  # noqa: E731  per-group copies
     return SimpleNamespace(
         groups=groups,
-        w_in=f32(p["TAC.TAC_input.0.weight"]), b_in=tile(p["TAC.TAC_input.0.bias"]),
-        act_in=tile(p["TAC.TAC_input.1.weight"]),
+        w_in=f32(p["TAC.TAC_input.0.weight"]), b_in=_tile(f32(p["TAC.TAC_input.0.bias"]), groups),
+        act_in=_tile_slope(f32(p["TAC.TAC_input.1.weight"]), groups),
         w_mean=f32(p["TAC.TAC_mean.0.weight"]), b_mean=f32(p["TAC.TAC_mean.0.bias"]),
         act_mean=f32(p["TAC.TAC_mean.1.weight"]),
         w_out_h=f32(w_out[:, :H]), w_out_m=f32(w_out[:, H:]), b_out=f32(p["TAC.TAC_output.0.bias"]),
         act_out=f32(p["TAC.TAC_output.1.weight"]), norm=norm_params(p, "TAC.TAC_norm"),
-        ublock=prepare_uconv_block({k[7:]: v for k, v in p.items() if k.startswith("UBlock.")}, depth))
+        ublock=prepare_uconv_block({k[7:]: v for k, v in p.items() if k.startswith("UBlock.")}, depth, groups))
 
 
 # --- blocks --------------------------------------------------------------------------------
 
-def conv1x1_stats(w, b, x, ws, name):
+def grouped_matmul(w, x, out, groups):
+    """``out_g = W x_g`` for each group of rows: ``W [C_o, C_i]``, ``x [G*C_i, L]``, ``out [G*C_o, L]``."""
+    if groups == 1:
+        np.matmul(w, x, out=out)
+    else:
+        L = x.shape[1]
+        np.matmul(w, x.reshape(groups, -1, L), out=out.reshape(groups, -1, L))
+
+
+def conv1x1_stats(w, b, x, ws, name, groups=1):
     """``y = W x + b`` into the workspace, with the GlobLN sums of ``y``. Returns ``(y, sums)``."""
-    y = ws.get(name, (w.shape[0], x.shape[1]))
-    np.matmul(w, x, out=y)
-    sums = ws.get(name + ".sums", (w.shape[0], 2), np.float64)
+    y = ws.get(name, (groups * w.shape[0], x.shape[1]))
+    grouped_matmul(w, x, y, groups)
+    sums = ws.get(name + ".sums", (y.shape[0], 2), np.float64)
     add_bias_stats(y, b, sums)
     return y, sums
 
@@ -123,14 +155,14 @@ def pyramid(blk, u, u_norm, u_act, ws):
     offsets = np.concatenate([[0], np.cumsum(C * lengths)[:-1]]).astype(np.int64)
     pyr = ws.get("pyr", (C * int(lengths.sum()),))
     sums = ws.get("pyr.sums", (C, 2), np.float64)
-    mu = np.empty(depth, dtype=np.float32)
+    mu = np.empty((depth, C), dtype=np.float32)
     scale = np.empty((depth, C), dtype=np.float32)
     beta = np.empty((depth, C), dtype=np.float32)
     x, (x_mu, x_scale, x_beta), act = u, u_norm, u_act
     for k, (w, b, (gamma, bt)) in enumerate(blk.dw):
         y = pyr[offsets[k]: offsets[k] + C * lengths[k]].reshape(C, lengths[k])
         depthwise_conv_stats(x, x_mu, x_scale, x_beta, act, w, b, 1 if k == 0 else 2, y, sums)
-        mu[k], scale[k], beta[k] = norm_coefficients(sums, lengths[k], gamma, bt)
+        mu[k], scale[k], beta[k] = norm_coefficients(sums, lengths[k], gamma, bt, blk.groups)
         x, x_mu, x_scale, x_beta, act = y, mu[k], scale[k], beta[k], ONE
     merged = ws.get("merged", (C, L))
     merge_levels_stats(pyr, offsets, lengths, mu, scale, beta, merged, sums)
@@ -139,17 +171,18 @@ def pyramid(blk, u, u_norm, u_act, ws):
 
 def _block_core(blk, x, ws):
     """``PReLU(norm(pyramid(PReLU(norm(W_proj x)))))``, the part every U-block shares."""
-    u, sums = conv1x1_stats(*blk.proj, x, ws, "proj")
-    merged, sums = pyramid(blk, u, norm_coefficients(sums, x.shape[1], *blk.proj_norm), blk.proj_act, ws)
-    affine_act(merged, *norm_coefficients(sums, x.shape[1], *blk.final_norm), blk.final_act, merged)
+    L, G = x.shape[1], blk.groups
+    u, sums = conv1x1_stats(*blk.proj, x, ws, "proj", G)
+    merged, sums = pyramid(blk, u, norm_coefficients(sums, L, *blk.proj_norm, G), blk.proj_act, ws)
+    affine_act(merged, *norm_coefficients(sums, L, *blk.final_norm, G), blk.final_act, merged)
     return merged
 
 
 def uconv_block(blk, x, ws):  # [C_out, L] -> in place
-    """Improved U-ConvBlock, in place: ``x += W_res core(x) + b_res``."""
+    """Improved U-ConvBlock, in place: ``x += W_res core(x) + b_res`` (per group, if grouped)."""
     core = _block_core(blk, x, ws)
     y = ws.get("res", x.shape)
-    np.matmul(blk.res[0], core, out=y)
+    grouped_matmul(blk.res[0], core, y, blk.groups)
     add_bias_residual(y, blk.res[1], x)
 
 
@@ -161,26 +194,41 @@ def u_block(blk, x, ws):  # [C_out, L] -> in place
     affine_act(x, *norm_coefficients(sums, x.shape[1], *blk.out_norm), blk.out_act, x)
 
 
+def bias_act(y, b, slope, out):
+    """``out = prelu(y + b[:, None], slope)`` (with ``ONE`` as the slope: just the bias)."""
+    C = y.shape[0]
+    affine_act(y, _zeros(C), _ones(C), b, slope, out)
+
+
+@lru_cache(maxsize=None)
+def _ones(n):
+    return np.ones(n, dtype=np.float32)
+
+
+@lru_cache(maxsize=None)
+def _zeros(n):
+    return np.zeros(n, dtype=np.float32)
+
+
 def gc_block(blk, x, ws):  # [C_out, L] -> in place
     """Group-communication block, in place: TAC across the ``G`` groups of channels, then the
-    shared U-ConvBlock on each group."""
+    shared U-ConvBlock on every group (all groups in one grouped pass)."""
     G, L = blk.groups, x.shape[1]
     xg = x.reshape(G, -1, L)  # [G, c, L], a view
     H = blk.w_in.shape[0]
     h = ws.get("tac.h", (G, H, L))
     np.matmul(blk.w_in, xg, out=h)  # [G, H, L]
     h2 = h.reshape(G * H, L)
-    affine_act(h2, np.float32(0), np.ones(G * H, np.float32), blk.b_in, blk.act_in, h2)
+    bias_act(h2, blk.b_in, blk.act_in, h2)
     m = ws.get("tac.mean", (H, L))
     group_mean(h, m)
     mm = ws.get("tac.m", (H, L))
     np.matmul(blk.w_mean, m, out=mm)
-    affine_act(mm, np.float32(0), np.ones(H, np.float32), blk.b_mean, blk.act_mean, mm)
+    bias_act(mm, blk.b_mean, blk.act_mean, mm)
     o = ws.get("tac.o", xg.shape)
     np.matmul(blk.w_out_h, h, out=o)
     om = ws.get("tac.om", (xg.shape[1], L))
     np.matmul(blk.w_out_m, mm, out=om)
     gamma, beta = blk.norm
     tac_output_residual(o, om, blk.b_out, blk.act_out, gamma, beta, 1e-8, xg)
-    for g in range(G):
-        uconv_block(blk.ublock, xg[g], ws)
+    uconv_block(blk.ublock, x, ws)

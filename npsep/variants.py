@@ -5,13 +5,12 @@ arrays, Toeplitz and decoder matrices laid out for BLAS); :func:`forward_item`
 runs one waveform through it. The readable version of the same computation is
 :func:`npsep.reference.forward`, which the tests hold this one to.
 """
-from functools import lru_cache
 from types import SimpleNamespace
 
 import numpy as np
 
 from . import blocks, layout
-from .blocks import ONE, f32
+from .blocks import ONE, bias_act, f32
 from .kernels.conv import frame_signal, overlap_add
 from .kernels.masks import RELU, SIGMOID, SOFTMAX, apply_masks
 from .kernels.norm import affine_act, channel_stats, norm_coefficients
@@ -65,6 +64,7 @@ def prepare(variant, hp, p):
     else:
         plan.reshape = None
         plan.mask_prelu = f32(p[q + "mask_net.0.weight"])
+        plan.zero_bias = np.zeros(hp["out_channels"], np.float32)
         plan.mask_w, b = blocks.conv1x1_params(p, q + "mask_net.1")
         plan.mask_b = f32(b.reshape(S, E))
         plan.mask_act = MASK_ACT[hp.get("mask_act", "relu")]
@@ -94,21 +94,6 @@ def channel_axis_toeplitz(w):  # [S, 1, E+1, 1] -> [S*E, E]
     return f32(T.reshape(S * E, E))
 
 
-@lru_cache(maxsize=None)
-def _ones(n):
-    return np.ones(n, dtype=np.float32)
-
-
-@lru_cache(maxsize=None)
-def _zeros(n):
-    return np.zeros(n, dtype=np.float32)
-
-
-def bias_act(y, b, slope, out):
-    """``out = prelu(y + b[:, None], slope)`` (``slope`` ONE: just the bias)."""
-    affine_act(y, np.float32(0), _ones(y.shape[0]), b, slope, out)
-
-
 def forward_item(plan, x, ws):  # [T] -> [S, T]
     """One waveform through the model: pad, encode, separate, mask, decode, trim."""
     S, E, K, hop = plan.S, plan.E, plan.K, plan.hop
@@ -135,7 +120,7 @@ def forward_item(plan, x, ws):  # [T] -> [S, T]
     z = ws.get("z", (S * E, L))
     if plan.mask_prelu is not None:
         t = ws.get("y.act", y.shape)
-        bias_act(y, _zeros(y.shape[0]), plan.mask_prelu, t)
+        bias_act(y, plan.zero_bias, plan.mask_prelu, t)
         np.matmul(plan.mask_w, t, out=z)
     else:
         if plan.reshape is not None:

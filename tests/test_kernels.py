@@ -88,6 +88,21 @@ def test_norm_coefficients_and_affine_act_are_globln_then_prelu(seed, C, L, per_
 
 
 @SETTINGS
+@given(seed=seeds, G=st.integers(1, 5), c=st.integers(1, 6), L=lengths)
+def test_grouped_norm_coefficients_normalise_each_group_alone(seed, G, c, L):
+    rng = np.random.default_rng(seed)
+    y = rand(rng, G * c, L) * 2 + rand(rng, G * c, 1)
+    gamma, beta, slope = rand(rng, G * c) + 1, rand(rng, G * c), np.ones(1, np.float32)
+    sums = np.empty((G * c, 2))
+    channel_stats(y, sums)
+    out = np.empty_like(y)
+    affine_act(y, *norm_coefficients(sums, L, gamma, beta, groups=G), slope, out)
+    expected = np.concatenate([R.glob_ln(f64(y[g * c:(g + 1) * c]), f64(gamma[g * c:(g + 1) * c]),
+                                         f64(beta[g * c:(g + 1) * c])) for g in range(G)])
+    close(out, expected, rtol=2e-5)
+
+
+@SETTINGS
 @given(seed=seeds, C=channels, L=lengths)
 def test_affine_add_stats_is_norm_plus_residual(seed, C, L):
     rng = np.random.default_rng(seed)
@@ -135,9 +150,9 @@ def test_merge_levels_is_the_upsample_add_chain(seed, C, L, Q):
     for _ in range(1, Q):
         lengths_.append((lengths_[-1] + 1) // 2)
     levels = [rand(rng, C, n) for n in lengths_]
-    mu = rand(rng, Q)
-    scale, beta = rand(rng, Q, C), rand(rng, Q, C)
-    normed = [(f64(d) - f64(mu[k])) * f64(scale[k])[:, None] + f64(beta[k])[:, None] for k, d in enumerate(levels)]
+    mu, scale, beta = rand(rng, Q, C), rand(rng, Q, C), rand(rng, Q, C)
+    normed = [(f64(d) - f64(mu[k])[:, None]) * f64(scale[k])[:, None] + f64(beta[k])[:, None]
+              for k, d in enumerate(levels)]
     while len(normed) > 1:
         coarse = normed.pop()
         normed[-1] = R.upsample_add(normed[-1], coarse)

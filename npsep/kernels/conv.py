@@ -31,7 +31,7 @@ def depthwise_conv_stats(x, mu, scale, beta, slope, w, b, stride, y, sums):
     """Depthwise Conv1d (kernel 5, zero padding 2, stride 1 or 2) of a map that is still to be
     normalised, with the output's GlobLN sums.
 
-    The conv's input is ``u[c,i] = prelu((x[c,i] - mu) * scale[c] + beta[c], slope)``, computed
+    The conv's input is ``u[c,i] = prelu((x[c,i] - mu[c]) * scale[c] + beta[c], slope)``, computed
     on the fly (so the normalised map is never written), and
     ``y[c,l] = b[c] + sum_{j<5} w[c,j] u[c, l*stride + j - 2]``.
     ``x [C, L_in]``, ``w [C, 5]``, ``y [C, ceil(L_in / stride)]``, ``sums [C, 2]`` (float64).
@@ -45,11 +45,11 @@ def depthwise_conv_stats(x, mu, scale, beta, slope, w, b, stride, y, sums):
     n = stride * (L_out + 2) + 2  # padded row: 2 zeros, L_in values, zeros up to the last tap read
     for c in prange(C):
         a = slope[c] if slope.shape[0] > 1 else slope[0]
-        sc, bc = scale[c], beta[c]
+        m, sc, bc = mu[c], scale[c], beta[c]
         src = x[c]
         u = np.zeros(n, dtype=np.float32)
         for i in range(L_in):
-            v = (src[i] - mu) * sc + bc
+            v = (src[i] - m) * sc + bc
             u[i + 2] = v if v > 0 else a * v
         w0, w1, w2, w3, w4, bias = w[c, 0], w[c, 1], w[c, 2], w[c, 3], w[c, 4], b[c]
         row = y[c]

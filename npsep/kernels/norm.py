@@ -6,10 +6,14 @@ before any output value is known, so every norm is split in two:
 1. the kernel that *writes* a map also accumulates per-channel sums
    ``sums[c] = (sum_l y[c,l], sum_l y[c,l]^2)`` in float64 (so no precision is
    lost over C x L values), and :func:`norm_coefficients` turns them into
-   ``mu`` and ``scale[c] = gamma[c] / sqrt(var + eps)``;
+   ``mu[c]`` and ``scale[c] = gamma[c] / sqrt(var + eps)``;
 2. the kernel that *reads* the map applies
-   ``act((y - mu) * scale[c] + beta[c])`` on the fly (:func:`affine_act` when
+   ``act((y - mu[c]) * scale[c] + beta[c])`` on the fly (:func:`affine_act` when
    the normalised map must be materialised, e.g. as a GEMM input).
+
+The mean is stored per channel so that one set of kernels serves both a norm over
+all channels and a norm over each of ``G`` groups of channels (the U-ConvBlock of a
+group-communication block normalises every group on its own).
 
 ``act`` is PReLU with slope ``a`` (one shared value or one per channel); a slope
 of exactly 1 makes it the identity, bit for bit.
@@ -61,26 +65,26 @@ def channel_stats(y, sums):
 
 @pjit
 def affine_act(y, mu, scale, beta, slope, out):
-    """``out[c,l] = prelu((y[c,l] - mu) * scale[c] + beta[c], slope)``; ``out`` may be ``y``."""
+    """``out[c,l] = prelu((y[c,l] - mu[c]) * scale[c] + beta[c], slope)``; ``out`` may be ``y``."""
     C, L = y.shape
     for c in prange(C):
         a = slope[c] if slope.shape[0] > 1 else slope[0]
-        sc, bc = scale[c], beta[c]
+        m, sc, bc = mu[c], scale[c], beta[c]
         src, dst = y[c], out[c]
         for l in range(L):
-            v = (src[l] - mu) * sc + bc
+            v = (src[l] - m) * sc + bc
             dst[l] = v if v > 0 else a * v
 
 
 @pjit
 def affine_add_stats(y, mu, scale, beta, x, sums):
-    """In place ``x[c,l] += (y[c,l] - mu) * scale[c] + beta[c]``, with the sums of the new ``x``."""
+    """In place ``x[c,l] += (y[c,l] - mu[c]) * scale[c] + beta[c]``, with the sums of the new ``x``."""
     C, L = y.shape
     for c in prange(C):
-        sc, bc = scale[c], beta[c]
+        m, sc, bc = mu[c], scale[c], beta[c]
         src, dst = y[c], x[c]
         for l in range(L):
-            dst[l] = (src[l] - mu) * sc + bc + dst[l]
+            dst[l] = (src[l] - m) * sc + bc + dst[l]
         sums[c, 0], sums[c, 1] = row_sums(dst)
 
 
@@ -95,14 +99,17 @@ def add_bias_residual(y, b, x):
             dst[l] += src[l] + bc
 
 
-def norm_coefficients(sums, length, gamma, beta, eps=EPS):
+def norm_coefficients(sums, length, gamma, beta, groups=1, eps=EPS):
     """From the per-channel sums of a ``[C, length]`` map to ``(mu, scale, beta)`` of its GlobLN.
 
-    ``mu = sum / (C L)``, ``var = sum(y^2) / (C L) - mu^2`` (biased; float64),
-    ``scale[c] = gamma[c] / sqrt(var + eps)``. Returns float32 values ready for the kernels.
+    Over each of ``groups`` equal groups of channels (1: all of them), ``mu = sum / n``,
+    ``var = sum(y^2) / n - mu^2`` (biased; float64; ``n`` values in the group), and
+    ``scale[c] = gamma[c] / sqrt(var + eps)``. Returns float32 ``mu [C]``, ``scale [C]``, ``beta [C]``.
     """
-    n = sums.shape[0] * length
-    mu = sums[:, 0].sum() / n
-    var = max(sums[:, 1].sum() / n - mu * mu, 0.0)
-    scale = (gamma / np.sqrt(var + eps)).astype(np.float32)
-    return np.float32(mu), scale, beta
+    C = sums.shape[0]
+    g = sums.reshape(groups, C // groups, 2).sum(axis=1) / (C // groups * length)  # [G, 2]
+    mu = g[:, 0]
+    var = np.maximum(g[:, 1] - mu * mu, 0.0)
+    per_channel = np.repeat(np.arange(groups), C // groups)
+    scale = (gamma / np.sqrt(var + eps)[per_channel]).astype(np.float32)
+    return mu[per_channel].astype(np.float32), scale, beta

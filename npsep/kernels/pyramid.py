@@ -21,7 +21,7 @@ def merge_levels_stats(pyr, offsets, lengths, mu, scale, beta, out, sums):
     """``out[c,l] = GlobLN_0(d_0)[c,l] + (GlobLN_1(d_1)[c, l>>1] + (...))``, with the sums of ``out``.
 
     ``pyr`` is one flat buffer holding every level's raw (un-normalised) depthwise output,
-    level ``k`` as a C-contiguous ``[C, lengths[k]]`` block from ``offsets[k]``; ``mu [Q]``,
+    level ``k`` as a C-contiguous ``[C, lengths[k]]`` block from ``offsets[k]``; ``mu [Q, C]``,
     ``scale [Q, C]``, ``beta [Q, C]`` are each level's norm coefficients; ``out [C, L_0]``.
     Each channel is merged coarse to fine through two row buffers.
     """
@@ -33,13 +33,13 @@ def merge_levels_stats(pyr, offsets, lengths, mu, scale, beta, out, sums):
         q = Q - 1
         n = lengths[q]
         base = offsets[q] + c * n
-        m, sc, bt = mu[q], scale[q, c], beta[q, c]
+        m, sc, bt = mu[q, c], scale[q, c], beta[q, c]
         for i in range(n):
             acc[i] = (pyr[base + i] - m) * sc + bt
         for q in range(Q - 2, -1, -1):
             n = lengths[q]
             base = offsets[q] + c * n
-            m, sc, bt = mu[q], scale[q, c], beta[q, c]
+            m, sc, bt = mu[q, c], scale[q, c], beta[q, c]
             dst = out[c] if q == 0 else nxt
             for i in range(n // 2):
                 dst[2 * i] = (pyr[base + 2 * i] - m) * sc + bt + acc[i]
