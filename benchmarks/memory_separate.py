@@ -20,7 +20,6 @@ Child processes use one Numba/BLAS thread (the figures are about memory).
 """
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import tempfile
