@@ -121,7 +121,9 @@ def make_plan(seed=0, utts=None, mixes=None):
                 continue
             if lang == "en":
                 b = _bucket(t)
-                s = next(s for s in splits if b in EN_BUCKETS[s])
+                s = next((s for s in splits if b in EN_BUCKETS[s]), None)
+                if s is None:       # belongs to a split not requested here
+                    continue
             else:
                 # German / Spanish: one test split per language
                 s = splits[0]

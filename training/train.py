@@ -268,7 +268,7 @@ def main(argv=None):
         if torch.isfinite(gn):
             opt.step()
         step += 1
-        run_loss.append(float(loss))
+        run_loss.append(float(loss.detach()))
         if step % 25 == 0:
             dt = (time.time() - t_window) / 25
             log("step %d  loss %.3f  (%.2f s/step, lr %.2e)" % (
