@@ -584,6 +584,8 @@ def main(argv=None):
                     del x
             del sess
         report["blas"] = blas_info()  # after the runs: the thread counts show the last setting
+        import numba
+        report["numba_threading_layer"] = numba.threading_layer()
 
         if not args.no_memory:
             n = args.memory_threads or max(args.threads)
@@ -606,7 +608,9 @@ def main(argv=None):
     print_memory(report["memory"], contenders)
     print("\nBLAS / OpenMP (threadpoolctl):")
     for lib in report["blas"]:
-        print("  " + ", ".join(f"{k}={v}" for k, v in lib.items() if k != "filepath"))
+        print("  " + ", ".join(f"{k}={os.path.basename(v) if k == 'filepath' else v}"
+                               for k, v in lib.items()))
+    print(f"Numba threading layer: {report['numba_threading_layer']}")
     la = report["machine"]
     print(f"load average: start {la['load_average_start']}, end {la['load_average_end']} "
           f"on {la['logical_cpus']} CPUs")
