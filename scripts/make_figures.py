@@ -1,0 +1,288 @@
+#!/usr/bin/env python
+"""Draw the figures of ``docs/`` from real runs, so they stay true as the code changes.
+
+* ``docs/figures/architecture.png``: the improved SuDoRM-RF and one U-ConvBlock as boxes,
+  labelled with the tensor shapes traced from a real run of :func:`npsep.reference.forward`
+  (the same trace as the table of ``docs/architecture.md``);
+* ``docs/figures/separation.png``: the bundled example (``examples/mixture.wav``) separated
+  by the bundled model: mixture spectrogram, the two masks, the two estimates' spectrograms
+  (skipped with a message while either is missing; ``--model`` / ``--example`` choose others);
+* ``docs/figures/benchmark.png``: the chart of ``benchmarks/results/forward.json`` (skipped
+  while that file does not exist).
+
+Needs matplotlib (``pip install -e ".[docs]"``). After drawing, run
+``python scripts/docs_tables.py`` so that the pages link the figures that now exist.
+"""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+FIGURES = ROOT / "docs" / "figures"
+EXAMPLE = ROOT / "examples" / "mixture.wav"
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import docs_tables  # noqa: E402
+
+DPI = 100
+
+
+def _plt():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+# --- architecture --------------------------------------------------------------------------
+
+def _find(rows, start):
+    for step, _, shape in rows:
+        if step.startswith(start):
+            return shape
+    raise KeyError(start)
+
+
+def architecture(path):
+    """Boxes and arrows with the shapes of a traced run of the published Improved model on 4 s."""
+    plt = _plt()
+    from matplotlib.patches import FancyBboxPatch
+
+    c = docs_tables.IMPROVED
+    hp = c["hparams"]
+    T = docs_tables.WALKTHROUGH_SECONDS * c["sample_rate"]
+    rows = docs_tables.walkthrough_rows(c["variant"], hp, T)
+    E, K, S, N, Q = (hp["enc_num_basis"], hp["enc_kernel_size"], hp["num_sources"], hp["num_blocks"],
+                     hp["upsampling_depth"])
+    C_out, C_in, H = hp["out_channels"], hp["in_channels"], K // 2
+
+    fig, ax = plt.subplots(figsize=(12, 7.6))
+    ax.set_xlim(0, 12)
+    ax.set_ylim(0, 7.6)
+    ax.axis("off")
+
+    def box(x, y, w, h, text, shape, color="#e8eef7", bold=False):
+        ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.02,rounding_size=0.08",
+                                    fc=color, ec="#44546a", lw=1.0))
+        ax.text(x + w / 2, y + h * 0.62, text, ha="center", va="center", fontsize=8.5,
+                fontweight="bold" if bold else "normal")
+        ax.text(x + w / 2, y + h * 0.24, shape, ha="center", va="center", fontsize=8,
+                family="monospace", color="#1f3b63")
+
+    def arrow(x0, y0, x1, y1, text=None):
+        ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
+                    arrowprops=dict(arrowstyle="-|>", color="#44546a", lw=1.0))
+        if text:
+            ax.text((x0 + x1) / 2 + 0.05, (y0 + y1) / 2, text, fontsize=7.5, va="center")
+
+    # left: the whole model, top to bottom
+    x, w, h, gap = 0.3, 3.6, 0.56, 0.22
+    steps = [
+        (f"mixture, {T // c['sample_rate']} s at {c['sample_rate']} Hz", _find(rows, "input mixture"), "#f4f4f4"),
+        (f"zero-pad to a multiple of {H * 2 ** Q}", _find(rows, "zero-pad"), "#f4f4f4"),
+        (f"encoder: Conv1d 1→{E}, kernel {K}, stride {H}", _find(rows, "encoder"), "#e8eef7"),
+        (f"GlobLN, 1×1 conv {E}→{C_out}", _find(rows, "1×1 conv `bottleneck`"), "#e8eef7"),
+        (f"{N} × U-ConvBlock", _find(rows, "blocks 1"), "#fde9d9"),
+        (f"PReLU, 1×1 conv {C_out}→{S * E}, ReLU", _find(rows, "view as"), "#e8eef7"),
+        ("masks × encoder output", _find(rows, "view as"), "#eaf5e4"),
+        (f"decoder: ConvTranspose1d {S * E}→{S}, stride {H}", _find(rows, "decoder"), "#e8eef7"),
+        ("trim: the separated sources", _find(rows, "trim"), "#f4f4f4"),
+    ]
+    ys = []
+    y = 7.6 - 0.25 - h
+    for i, (text, shape, color) in enumerate(steps):
+        box(x, y, w, h, text, shape, color, bold=(i == 4))
+        ys.append(y)
+        if i:
+            arrow(x + w / 2, ys[i - 1], x + w / 2, y + h)
+        y -= h + gap
+    # the encoder output skips to the masking
+    xs = x + w + 0.3
+    y_enc, y_mask = ys[2] + h / 2, ys[6] + h / 2
+    ax.plot([x + w, xs, xs], [y_enc, y_enc, y_mask], color="#3a7d2c", lw=1.2)
+    ax.annotate("", xy=(x + w, y_mask), xytext=(xs, y_mask),
+                arrowprops=dict(arrowstyle="-|>", color="#3a7d2c", lw=1.2))
+    ax.text(xs + 0.08, (y_enc + y_mask) / 2, "encoder output v", color="#3a7d2c", fontsize=8,
+            rotation=90, va="center")
+
+    # right: one U-ConvBlock
+    bx = 5.0
+    ax.text(bx, 7.35, "one U-ConvBlock (block 0 of the trace)", fontsize=10, fontweight="bold")
+    pre = "block 0 › "
+    bw, bh = 3.0, 0.5
+    box(bx, 6.55, bw, bh, "block input", _find(rows, "1×1 conv `bottleneck`"), "#fde9d9")
+    box(bx, 5.8, bw, bh, f"1×1 conv {C_out}→{C_in}, GlobLN, PReLU", _find(rows, pre + "PReLU"))
+    arrow(bx + bw / 2, 6.55, bx + bw / 2, 5.8 + bh)
+    # the pyramid: down on the left, up on the right
+    lw_, lh, ly0, dy = 2.0, 0.44, 5.05, 0.62
+    down_x, up_x = bx + 0.05, bx + 3.75
+    prev = (bx + bw / 2, 5.8)
+    for k in range(Q):
+        yk = ly0 - k * dy
+        shape = _find(rows, f"{pre}level {k}:")
+        box(down_x + k * 0.12, yk, lw_, lh, f"dw conv k5 s{1 if k == 0 else 2}, GlobLN", shape, "#eef3fb")
+        arrow(prev[0], prev[1], down_x + k * 0.12 + lw_ / 2, yk + lh)
+        prev = (down_x + k * 0.12 + lw_ / 2, yk)
+        if k < Q - 1:
+            # upsample-add of level k+1 into level k (right column)
+            merged = _find(rows, f"{pre}upsample level {k + 1} ")
+            box(up_x - k * 0.12, yk, lw_, lh, f"level {k} + up×2 (level {k + 1})", merged, "#eef3fb")
+            ax.annotate("", xy=(up_x - k * 0.12, yk + lh / 2), xytext=(down_x + k * 0.12 + lw_, yk + lh / 2),
+                        arrowprops=dict(arrowstyle="-|>", color="#8aa0bf", lw=0.8, ls="--"))
+    # coarsest level feeds the chain from below
+    yq = ly0 - (Q - 1) * dy
+    ax.annotate("", xy=(up_x - (Q - 2) * 0.12 + lw_ / 2, yq + dy),
+                xytext=(down_x + (Q - 1) * 0.12 + lw_, yq + lh / 2),
+                arrowprops=dict(arrowstyle="-|>", color="#44546a", lw=1.0, connectionstyle="angle,angleA=0,angleB=90"))
+    for k in range(Q - 2, 0, -1):
+        arrow(up_x - k * 0.12 + lw_ / 2, ly0 - k * dy + lh, up_x - (k - 1) * 0.12 + lw_ / 2, ly0 - (k - 1) * dy)
+    top_up = (up_x + lw_ / 2, ly0 + lh)
+    fy = 5.8
+    box(up_x, fy, bw, bh, f"GlobLN, PReLU, 1×1 conv {C_in}→{C_out}", _find(rows, pre + "1×1 conv `res_conv`"))
+    arrow(top_up[0], top_up[1], top_up[0], fy)
+    box(up_x, 6.55, bw, bh, "+ block input (residual)", _find(rows, "block 0 output"), "#fde9d9")
+    arrow(up_x + lw_ / 2, fy + bh, up_x + lw_ / 2, 6.55)
+    ax.annotate("", xy=(up_x, 6.55 + bh / 2), xytext=(bx + bw, 6.55 + bh / 2),
+                arrowprops=dict(arrowstyle="-|>", color="#c0504d", lw=1.0))
+    ax.text(bx + bw + 0.1, 6.55 + bh / 2 + 0.08, "residual", fontsize=7.5, color="#c0504d")
+
+    ax.text(5.0, 1.75, "Shapes are [channels, frames] for one mixture, traced from npsep.reference.forward\n"
+            f"(published Improved U{N}/B{E}: C_out {C_out}, C_in {C_in}, N {N}, Q {Q}, K {K}, E {E}, S {S}).\n"
+            f"Level k of the pyramid runs on L/2^k frames; the merge adds them coarsest first.",
+            fontsize=8.5, va="top", color="#333333")
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+# --- the bundled example ---------------------------------------------------------------
+
+def separation(path, model_path=None, example=EXAMPLE):
+    """Mixture spectrogram, masks (encoder bases sorted by peak frequency), estimates' spectrograms."""
+    import npsep
+    from npsep import reference
+    from npsep.model import default_model_path
+    model_path = model_path or default_model_path()
+    if model_path is None or not Path(model_path).is_file():
+        print("separation.png: skipped, no bundled model (npsep/data/default_model.npz); pass --model")
+        return None
+    if not Path(example).is_file():
+        print(f"separation.png: skipped, {example} does not exist; pass --example")
+        return None
+    import soundfile as sf
+    from scipy.signal import resample_poly, stft
+
+    model = npsep.load(model_path)
+    if model.variant not in ("improved", "groupcomm"):
+        print(f"separation.png: skipped, masks are drawn for improved / group-comm models, not {model.variant}")
+        return None
+    x, rate = sf.read(str(example), dtype="float32", always_2d=True)
+    x = x[:, 0]
+    if rate != model.sample_rate:
+        g = np.gcd(rate, model.sample_rate)
+        x = resample_poly(x, model.sample_rate // g, rate // g).astype(np.float32)
+    sr = model.sample_rate
+    est = model.separate(x)[0]  # [S, T], the fast path
+    # the masks: one real run of the oracle on the normalised mixture, its ReLU traced
+    xn = ((x - x.mean()) / (x.std(ddof=1) + 1e-9)).astype(np.float32)
+    events = []
+    with docs_tables.tracing(events, keep=("relu",)):
+        reference.forward(model.variant, model.hparams, model.tensors, xn)
+    S, E = model.num_sources, model.hparams["enc_num_basis"]
+    masks = [e[5] for e in events if e[1] == "relu"][-1].reshape(S, E, -1)  # the mask nonlinearity
+    w = model.tensors["encoder.weight"][:, 0, :]
+    order = np.argsort(np.abs(np.fft.rfft(w, 256, axis=1)).argmax(axis=1), kind="stable")
+
+    plt = _plt()
+    fig, axes = plt.subplots(3, S, figsize=(10, 7.5), squeeze=False)
+
+    def spec(ax, signal, title):
+        f, t, Z = stft(signal, fs=sr, nperseg=256, noverlap=192)
+        ax.pcolormesh(t, f / 1000, 20 * np.log10(np.abs(Z) + 1e-6), shading="auto", cmap="magma",
+                      vmin=-90, vmax=-10)
+        ax.set_title(title, fontsize=9)
+        ax.set_ylabel("kHz", fontsize=8)
+        ax.tick_params(labelsize=7)
+
+    spec(axes[0][0], x, "mixture")
+    axes[0][1].axis("off")
+    duration = len(x) / sr
+    for s in range(S):
+        ax = axes[1][s]
+        ax.imshow(masks[s][order], aspect="auto", origin="lower", cmap="viridis",
+                  extent=(0, duration, 0, E), vmin=0, vmax=np.percentile(masks, 99))
+        ax.set_title(f"mask {s + 1} (encoder bases by peak frequency)", fontsize=9)
+        ax.set_ylabel("basis", fontsize=8)
+        ax.tick_params(labelsize=7)
+        spec(axes[2][s], est[s], f"estimate {s + 1}")
+        axes[2][s].set_xlabel("seconds", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return path
+
+
+# --- benchmark ---------------------------------------------------------------------------
+
+def benchmark(path, source=docs_tables.BENCH_JSON):
+    """Seconds per second of audio for every contender, with the GEMM floor, per thread count."""
+    if not Path(source).is_file():
+        print(f"benchmark.png: skipped, {source} does not exist (run benchmarks/bench_forward.py)")
+        return None
+    report = json.loads(Path(source).read_text())
+    results, contenders = report["results"], report["contenders"]
+    labels = {"npsep": "npsep", "torch": "PyTorch", "ort": "ONNX Runtime"}
+    colors = {"npsep": "#2b8a3e", "torch": "#d9480f", "ort": "#5f3dc4"}
+    plt = _plt()
+    threads = sorted({r["threads"] for r in results})
+    fig, axes = plt.subplots(1, len(threads), figsize=(5 * len(threads), 3.8), squeeze=False, sharey=True)
+    width = 0.8 / len(contenders)
+    for ax, n in zip(axes[0], threads):
+        rows = [r for r in results if r["threads"] == n]
+        pos = np.arange(len(rows))
+        audio = np.array([r["seconds"] * r["batch"] for r in rows])
+        for i, c in enumerate(contenders):
+            ax.bar(pos + (i - (len(contenders) - 1) / 2) * width,
+                   np.array([r["median_s"][c] for r in rows]) / audio, width,
+                   label=labels.get(c, c), color=colors.get(c))
+        ax.scatter(pos, np.array([r["gemm_floor_s"] for r in rows]) / audio, marker="_", s=700,
+                   color="black", zorder=3, label="GEMM floor")
+        ax.set_xticks(pos, [f"{r['seconds']:g} s × {r['batch']}" for r in rows], fontsize=8)
+        ax.set_title(f"{n} thread{'s' if n > 1 else ''}", fontsize=9)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0][0].set_ylabel("seconds per second of audio (median)", fontsize=8)
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return path
+
+
+FIGURES_MADE = {"architecture": architecture, "separation": separation, "benchmark": benchmark}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", choices=sorted(FIGURES_MADE), action="append",
+                        help="draw only this figure (repeatable)")
+    parser.add_argument("--model", help="weights file for separation.png (default: the bundled model)")
+    parser.add_argument("--example", default=str(EXAMPLE), help="mixture for separation.png")
+    args = parser.parse_args(argv)
+    FIGURES.mkdir(parents=True, exist_ok=True)
+    for name in args.only or list(FIGURES_MADE):
+        path = FIGURES / f"{name}.png"
+        if name == "separation":
+            made = separation(path, args.model, args.example)
+        else:
+            made = FIGURES_MADE[name](path)
+        if made:
+            print(f"wrote {made.relative_to(ROOT)} ({made.stat().st_size // 1024} KB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

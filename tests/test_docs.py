@@ -1,0 +1,203 @@
+"""docs/ cannot drift from the code.
+
+* every section of docs/operations.md ends with an "Implemented by:" line naming at least
+  one function of npsep.reference, and every name on such a line is a function or class;
+* every dotted ``npsep.`` / ``weights_convert.`` name written anywhere in docs/ resolves
+  (importlib + getattr);
+* every function of the NumPy oracle and every Numba kernel is named somewhere in docs/;
+* the generated sections (shapes, costs, receptive fields, benchmark table) equal what
+  scripts/docs_tables.py computes now, and the receptive-field closed form of
+  docs/costs.md equals npsep.info.receptive_field;
+* figures are linked only if they exist, and are small;
+* ``mkdocs build --strict`` passes (skipped when mkdocs is not installed).
+"""
+import importlib
+import importlib.util
+import inspect
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from npsep import info
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+PAGES = sorted(DOCS.glob("*.md"))
+NAME = re.compile(r"`((?:npsep|weights_convert)(?:\.[A-Za-z_]\w*)+)`")
+IMPLEMENTED = re.compile(r"^Implemented by:(.*)$", re.M)
+
+
+def load_script(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def resolve(dotted):
+    """The object a dotted name denotes, found the way Python's attribute access finds it:
+    an attribute of the object so far, else a sub-module to import."""
+    parts = dotted.split(".")
+    obj = importlib.import_module(parts[0])
+    for i, attr in enumerate(parts[1:], 1):
+        try:
+            obj = getattr(obj, attr)
+        except AttributeError:
+            if not inspect.ismodule(obj):
+                raise
+            try:
+                obj = importlib.import_module(".".join(parts[:i + 1]))
+            except ModuleNotFoundError:
+                raise AttributeError(f"{'.'.join(parts[:i])} has no {attr!r}") from None
+    return obj
+
+
+def sections(text, level="## "):
+    """``(title, body)`` of every section of a Markdown page at ``level``, fenced code ignored."""
+    out, title, body, fenced = [], None, [], False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        if not fenced and line.startswith(level):
+            if title is not None:
+                out.append((title, "\n".join(body)))
+            title, body = line[len(level):].strip(), []
+        elif title is not None:
+            body.append(line)
+    if title is not None:
+        out.append((title, "\n".join(body)))
+    return out
+
+
+def documented_names():
+    return {m.group(1) for page in PAGES for m in NAME.finditer(page.read_text())}
+
+
+# --- links from the docs to the code -------------------------------------------------------
+
+def test_the_pages_exist():
+    names = {p.name for p in PAGES}
+    for page in ("index.md", "architecture.md", "operations.md", "kernels.md", "costs.md", "variants.md",
+                 "checkpoints.md", "recipe.md", "benchmarks.md", "model_card.md"):
+        assert page in names
+
+
+def test_every_operation_section_links_to_its_functions():
+    found = sections((DOCS / "operations.md").read_text())
+    assert len(found) >= 10
+    for title, body in found:
+        lines = IMPLEMENTED.findall(body)
+        assert len(lines) == 1, f"operations.md section {title!r} needs one 'Implemented by:' line"
+        names = NAME.findall(lines[0])
+        assert any(n.startswith("npsep.reference.") for n in names), \
+            f"operations.md section {title!r} names no npsep.reference function"
+        assert any(n.startswith(("npsep.kernels.", "npsep.blocks.", "npsep.variants.")) for n in names), \
+            f"operations.md section {title!r} names no fast-path function"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_implemented_by_names_are_functions(page):
+    for line in IMPLEMENTED.findall(page.read_text()):
+        names = NAME.findall(line)
+        assert names, f"{page.name}: an 'Implemented by:' line names nothing: {line!r}"
+        for name in names:
+            obj = resolve(name)
+            assert callable(obj), f"{page.name}: {name} is not a function or class"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_every_dotted_name_resolves(page):
+    for name in sorted(set(NAME.findall(page.read_text()))):
+        try:
+            resolve(name)
+        except (ImportError, AttributeError) as e:
+            pytest.fail(f"docs/{page.name} names {name}, which does not exist ({e})")
+
+
+def test_resolve_rejects_missing_names():
+    with pytest.raises(AttributeError):
+        resolve("npsep.reference.no_such_function")
+    assert resolve("npsep.reference.glob_ln").__name__ == "glob_ln"
+
+
+def test_every_reference_function_is_documented():
+    from npsep import reference
+    names = documented_names()
+    missing = [f"npsep.reference.{n}" for n, f in vars(reference).items()
+               if inspect.isfunction(f) and f.__module__ == reference.__name__ and not n.startswith("_")
+               and f"npsep.reference.{n}" not in names]
+    assert not missing, f"not named in docs/: {', '.join(missing)}"
+
+
+def test_every_kernel_is_documented():
+    import npsep.kernels
+    names = documented_names()
+    missing = []
+    for path in sorted(Path(npsep.kernels.__file__).parent.glob("*.py")):
+        if path.stem == "__init__":
+            continue
+        module = importlib.import_module(f"npsep.kernels.{path.stem}")
+        for n, obj in vars(module).items():
+            if n.startswith("_") or not callable(obj) or inspect.isclass(obj):
+                continue
+            defined_here = getattr(obj, "__module__", None) == module.__name__ or \
+                getattr(getattr(obj, "py_func", None), "__module__", None) == module.__name__
+            if defined_here and f"{module.__name__}.{n}" not in names:
+                missing.append(f"{module.__name__}.{n}")
+    assert not missing, f"kernels not named in docs/: {', '.join(missing)}"
+
+
+# --- computed numbers ---------------------------------------------------------------------
+
+def test_generated_sections_are_up_to_date():
+    tables = load_script("docs_tables")
+    stale = tables.stale_pages()
+    assert not stale, (f"generated sections of {', '.join('docs/' + p for p in stale)} differ from the "
+                       "code: run python scripts/docs_tables.py (and scripts/make_figures.py)")
+
+
+def test_generated_markers_are_balanced():
+    for page in PAGES:
+        text = page.read_text()
+        opened = re.findall(r"<!-- generated:([\w-]+) -->", text)
+        closed = re.findall(r"<!-- /generated:([\w-]+) -->", text)
+        assert opened == closed, page.name
+
+
+@pytest.mark.parametrize("K", [3, 5, 21])
+def test_receptive_field_closed_form(K):
+    tables = load_script("docs_tables")
+    for Q in range(1, 7):
+        for N in (1, 2, 5, 16):
+            hp = dict(out_channels=8, in_channels=16, num_blocks=N, upsampling_depth=Q,
+                      enc_kernel_size=K, enc_num_basis=8, num_sources=2)
+            assert tables.receptive_field_formula(hp) == info.receptive_field(hp), (K, Q, N)
+
+
+def test_walkthrough_shapes_for_the_published_model():
+    """The numbers the issue asks for: 4 s at 8 kHz, T = 32000 -> L = 3200 frames."""
+    text = (DOCS / "architecture.md").read_text()
+    assert "`[512, 3200]`" in text and "`[512, 200]`" in text and "`[2, 32000]`" in text
+
+
+# --- figures and the site -----------------------------------------------------------------
+
+def test_figures_are_small_and_linked_only_if_present():
+    for png in (DOCS / "figures").glob("*.png"):
+        assert png.stat().st_size < 200 * 1024, f"{png.name} is over 200 KB"
+    for page in PAGES:
+        for target in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", page.read_text()):
+            assert (DOCS / target).is_file(), f"{page.name} links {target}, which does not exist"
+    assert (DOCS / "figures" / "architecture.png").is_file()
+
+
+def test_mkdocs_build_strict(tmp_path):
+    pytest.importorskip("mkdocs", reason="mkdocs is not installed (pip install -e '.[docs]')")
+    run = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet",
+                          "--site-dir", str(tmp_path / "site")],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert (tmp_path / "site" / "operations" / "index.html").is_file()
