@@ -12,6 +12,7 @@ from .errors import NpsepError
 
 
 def build_parser():
+    """The ``argparse`` parser of ``npsep`` and its sub-commands (each names its ``run`` function)."""
     parser = argparse.ArgumentParser(prog="npsep", description="SuDoRM-RF source separation "
                                      "in NumPy and Numba.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
@@ -63,6 +64,7 @@ def build_parser():
 
 
 def main(argv=None):
+    """Run ``npsep`` with ``argv`` (default ``sys.argv[1:]``); return the exit status (0, 1, 130)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     module_name, func_name = args.run.split(":")

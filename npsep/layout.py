@@ -45,6 +45,7 @@ def hparam_names(variant):
 
 
 def check_variant(variant):
+    """Raise ``ValueError`` unless ``variant`` is one of :data:`VARIANTS`."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; expected one of {', '.join(VARIANTS)}")
 
@@ -163,6 +164,7 @@ def shape_matches(expected, actual):
 
 
 def describe_shape(expected):
+    """An expected shape as text for messages: ``"(256, 512, 1)"``, or ``"(1,) or (C,)"`` for a PReLU."""
     if expected and expected[0] == PRELU:
         return f"(1,) or ({expected[1]},)"
     return str(tuple(expected))

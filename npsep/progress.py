@@ -45,9 +45,12 @@ class Progress:
         self._drawn = False
 
     def advance(self, amount):
+        """Add ``amount`` units (the same units as ``total``) to the work done."""
         self.update(self.done + amount)
 
     def update(self, done, force=False):
+        """Set the work done to ``done`` units (capped at ``total``); redraw at most every 0.1 s
+        (``force``: regardless), and only after ``delay`` seconds."""
         self.done = min(float(done), self.total) if self.total > 0 else float(done)
         if not self.enabled:
             return
@@ -98,6 +101,7 @@ class Progress:
             self._last_draw = None
 
     def close(self):
+        """Erase the bar and stop drawing."""
         self.clear()
         self.enabled = False
 

@@ -168,6 +168,8 @@ class ChunkedSeparator:
         self.chunks = 0         # chunks processed so far
 
     def push(self, x):
+        """Add model-rate samples ``x (frames, channels)``; return the outputs now final,
+        ``(frames_out, S, channels)`` float32."""
         x = np.asarray(x, dtype=np.float32)
         if x.ndim != 2 or x.shape[1] != self.C:
             raise ValueError(f"expected (frames, {self.C}) samples, got {x.shape}")
@@ -183,6 +185,7 @@ class ChunkedSeparator:
         return self._cat(outs)
 
     def flush(self):
+        """End of input: return the remaining outputs, ``(frames_out, S, channels)`` float32."""
         if self._received == 0:
             return self._cat([])
         return self._cat([self._process(self._received, last=True)])
@@ -444,6 +447,7 @@ class FileResult:
 
     @property
     def ok(self):
+        """Was the input separated (no error)?"""
         return self.error is None
 
     def __repr__(self):

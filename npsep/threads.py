@@ -41,6 +41,7 @@ _blas_set, _blas_get = _openblas()
 
 
 def blas_threads_settable():
+    """Can :func:`set_num_threads` change the BLAS thread count (an OpenBLAS was found)?"""
     return _blas_set is not None
 
 
