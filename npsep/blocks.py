@@ -4,8 +4,9 @@ Each function here computes exactly what its namesake in :mod:`npsep.reference`
 computes, on one batch item's ``[C, L]`` map, but in as few passes over memory
 as the norms allow (see ``docs/kernels.md``):
 
-* a 1x1 conv is one ``np.matmul`` into a reused buffer; its bias is added in the
-  pass that accumulates the GlobLN statistics of its output;
+* a 1x1 conv is one ``np.matmul`` into a reused buffer; when a norm follows, its bias
+  is never added to the map but folded into the norm's mean, and the statistics are
+  taken in one read-only pass;
 * a normalisation is never written out when its only reader is a kernel: the
   reader applies ``act((y - mu) * scale + beta)`` on the fly;
 * the whole upsample-add chain is one pass.
@@ -19,7 +20,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from .kernels.conv import depthwise_conv_stats
-from .kernels.norm import (add_bias_residual, add_bias_stats, affine_act, affine_add_stats,
+from .kernels.norm import (add_bias_residual, affine_act, affine_add_stats, channel_stats,
                            norm_coefficients)
 from .kernels.pyramid import merge_levels_stats
 from .kernels.tac import group_mean, tac_output_residual
@@ -129,12 +130,16 @@ def grouped_matmul(w, x, out, groups):
         np.matmul(w, x.reshape(groups, -1, L), out=out.reshape(groups, -1, L))
 
 
-def conv1x1_stats(w, b, x, ws, name, groups=1):
-    """``y = W x + b`` into the workspace, with the GlobLN sums of ``y``. Returns ``(y, sums)``."""
+def conv1x1_stats(w, x, ws, name, groups=1):
+    """``y = W x`` into the workspace, with the per-channel sums of ``y``. Returns ``(y, sums)``.
+
+    The conv's bias is not added here: :func:`norm_coefficients` folds it into the mean
+    (``bias=``), which saves a pass over the map.
+    """
     y = ws.get(name, (groups * w.shape[0], x.shape[1]))
     grouped_matmul(w, x, y, groups)
     sums = ws.get(name + ".sums", (y.shape[0], 2), np.float64)
-    add_bias_stats(y, b, sums)
+    channel_stats(y, sums)
     return y, sums
 
 
@@ -172,8 +177,9 @@ def pyramid(blk, u, u_norm, u_act, ws):
 def _block_core(blk, x, ws):
     """``PReLU(norm(pyramid(PReLU(norm(W_proj x)))))``, the part every U-block shares."""
     L, G = x.shape[1], blk.groups
-    u, sums = conv1x1_stats(*blk.proj, x, ws, "proj", G)
-    merged, sums = pyramid(blk, u, norm_coefficients(sums, L, *blk.proj_norm, G), blk.proj_act, ws)
+    w, b = blk.proj
+    u, sums = conv1x1_stats(w, x, ws, "proj", G)
+    merged, sums = pyramid(blk, u, norm_coefficients(sums, L, *blk.proj_norm, G, bias=b), blk.proj_act, ws)
     affine_act(merged, *norm_coefficients(sums, L, *blk.final_norm, G), blk.final_act, merged)
     return merged
 
@@ -189,8 +195,9 @@ def uconv_block(blk, x, ws):  # [C_out, L] -> in place
 def u_block(blk, x, ws):  # [C_out, L] -> in place
     """Original U-block, in place: ``x = PReLU(GN(x + GN(W_exp core(x) + b_exp)))``."""
     core = _block_core(blk, x, ws)
-    e, sums = conv1x1_stats(*blk.exp, core, ws, "exp")
-    affine_add_stats(e, *norm_coefficients(sums, x.shape[1], *blk.exp_norm), x, sums)
+    w, b = blk.exp
+    e, sums = conv1x1_stats(w, core, ws, "exp")
+    affine_add_stats(e, *norm_coefficients(sums, x.shape[1], *blk.exp_norm, bias=b), x, sums)
     affine_act(x, *norm_coefficients(sums, x.shape[1], *blk.out_norm), blk.out_act, x)
 
 

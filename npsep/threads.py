@@ -14,6 +14,8 @@ import re
 import numba
 import numpy as np  # noqa: F401  (loads the BLAS this module looks for)
 
+from . import _jit  # noqa: F401  (chooses the threading layer before any thread starts)
+
 _SETTERS = ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
             "openblas_set_num_threads64_", "openblas_set_num_threads")
 _GETTERS = ("scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads",

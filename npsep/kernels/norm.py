@@ -99,17 +99,27 @@ def add_bias_residual(y, b, x):
             dst[l] += src[l] + bc
 
 
-def norm_coefficients(sums, length, gamma, beta, groups=1, eps=EPS):
+def norm_coefficients(sums, length, gamma, beta, groups=1, bias=None, eps=EPS):
     """From the per-channel sums of a ``[C, length]`` map to ``(mu, scale, beta)`` of its GlobLN.
 
     Over each of ``groups`` equal groups of channels (1: all of them), ``mu = sum / n``,
     ``var = sum(y^2) / n - mu^2`` (biased; float64; ``n`` values in the group), and
     ``scale[c] = gamma[c] / sqrt(var + eps)``. Returns float32 ``mu [C]``, ``scale [C]``, ``beta [C]``.
+
+    ``bias``: the map is really ``y + bias[c]`` but ``sums`` are those of ``y`` (a conv's
+    output before its bias). The bias is then never added to the map: it enters the sums
+    (``sum + L b``, ``sum(y^2) + 2 b sum + L b^2``) and the returned mean becomes
+    ``mu - bias[c]``, so that ``(y - mu[c]) * scale[c]`` normalises ``y + bias``.
     """
     C = sums.shape[0]
+    if bias is not None:
+        b = bias.astype(np.float64)
+        sums = np.stack([sums[:, 0] + length * b, sums[:, 1] + 2 * b * sums[:, 0] + length * b * b], axis=1)
     g = sums.reshape(groups, C // groups, 2).sum(axis=1) / (C // groups * length)  # [G, 2]
-    mu = g[:, 0]
-    var = np.maximum(g[:, 1] - mu * mu, 0.0)
+    var = np.maximum(g[:, 1] - g[:, 0] ** 2, 0.0)
     per_channel = np.repeat(np.arange(groups), C // groups)
+    mu = g[per_channel, 0]
+    if bias is not None:
+        mu = mu - bias
     scale = (gamma / np.sqrt(var + eps)[per_channel]).astype(np.float32)
-    return mu[per_channel].astype(np.float32), scale, beta
+    return mu.astype(np.float32), scale, beta
