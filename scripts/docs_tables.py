@@ -9,7 +9,8 @@ A page holds a generated section as::
 
 ``python scripts/docs_tables.py`` rewrites every such section from the code (the tensor
 shapes are traced from a real run of :func:`npsep.reference.forward`, the costs come from
-:mod:`npsep.info`, the benchmark table from ``benchmarks/results/forward.json``);
+:mod:`npsep.info`, the benchmark table from ``docs/figures/benchmark.json``, the copy of the benchmark's
+results that ``scripts/make_figures.py`` makes);
 ``--check`` only reports the sections that are out of date (exit status 1), which is what
 ``tests/test_docs.py`` runs, so the docs cannot drift from the code.
 """
@@ -26,7 +27,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-BENCH_JSON = ROOT / "benchmarks" / "results" / "forward.json"
+BENCH_JSON = DOCS / "figures" / "benchmark.json"
+"""The benchmark results the docs quote: a copy of ``benchmarks/results/forward.json`` (which is
+git-ignored) made by ``scripts/make_figures.py``, so that every checkout renders the same page."""
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
@@ -355,9 +358,9 @@ def model_card_config():
 
 def benchmark_table(path=BENCH_JSON):
     if not path.is_file():
-        return ("*Not measured yet: `benchmarks/results/forward.json` does not exist. Run "
-                "`python benchmarks/bench_forward.py`, then `python scripts/docs_tables.py` and "
-                "`python scripts/make_figures.py`.*")
+        return ("*Not measured yet. Run `python benchmarks/bench_forward.py`, then "
+                "`python scripts/make_figures.py` (which copies its `forward.json` to "
+                "`docs/figures/benchmark.json` and draws the chart) and `python scripts/docs_tables.py`.*")
     report = json.loads(path.read_text())
     contenders = report["contenders"]
     labels = {"npsep": "npsep", "torch": "PyTorch", "ort": "ONNX Runtime"}
@@ -396,7 +399,7 @@ SECTIONS = {
     "variants.md": {"variant-sizes": variant_sizes_table},
     "benchmarks.md": {"benchmark-table": benchmark_table, "benchmark-figure": lambda: figure_embed(
         "benchmark.png", "npsep, PyTorch and ONNX Runtime: seconds per second of audio",
-        "*No chart yet: it is drawn from `benchmarks/results/forward.json` once that exists.*")},
+        "*No chart yet: it is drawn from the benchmark's results once they are copied here.*")},
     "model_card.md": {"model-card-config": model_card_config, "separation-figure": lambda: figure_embed(
         "separation.png", "The bundled example: mixture, masks and separated sources",
         "*No figure yet: it is drawn once the bundled model and `examples/mixture.wav` exist.*")},

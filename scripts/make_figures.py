@@ -7,8 +7,9 @@
 * ``docs/figures/separation.png``: the bundled example (``examples/mixture.wav``) separated
   by the bundled model: mixture spectrogram, the two masks, the two estimates' spectrograms
   (skipped with a message while either is missing; ``--model`` / ``--example`` choose others);
-* ``docs/figures/benchmark.png``: the chart of ``benchmarks/results/forward.json`` (skipped
-  while that file does not exist).
+* ``docs/figures/benchmark.png``: the chart of ``benchmarks/results/forward.json``, which is
+  first copied (trimmed) to ``docs/figures/benchmark.json`` for the docs to quote (skipped
+  while neither exists).
 
 Needs matplotlib (``pip install -e ".[docs]"``). After drawing, run
 ``python scripts/docs_tables.py`` so that the pages link the figures that now exist.
@@ -198,28 +199,33 @@ def separation(path, model_path=None, example=EXAMPLE):
     order = np.argsort(np.abs(np.fft.rfft(w, 256, axis=1)).argmax(axis=1), kind="stable")
 
     plt = _plt()
-    fig, axes = plt.subplots(3, S, figsize=(10, 7.5), squeeze=False)
+    fig = plt.figure(figsize=(9, 6.6))
+    grid = fig.add_gridspec(3, S)
+    duration = len(x) / sr
+    f, _, Z = stft(x, fs=sr, nperseg=256, noverlap=192)
+    top = 20 * np.log10(np.abs(Z).max() + 1e-12)
 
     def spec(ax, signal, title):
-        f, t, Z = stft(signal, fs=sr, nperseg=256, noverlap=192)
-        ax.pcolormesh(t, f / 1000, 20 * np.log10(np.abs(Z) + 1e-6), shading="auto", cmap="magma",
-                      vmin=-90, vmax=-10)
+        _, _, Z = stft(signal, fs=sr, nperseg=256, noverlap=192)
+        ax.imshow(20 * np.log10(np.abs(Z) + 1e-12), aspect="auto", origin="lower", cmap="magma",
+                  extent=(0, duration, 0, f[-1] / 1000), vmin=top - 70, vmax=top, interpolation="nearest")
         ax.set_title(title, fontsize=9)
         ax.set_ylabel("kHz", fontsize=8)
         ax.tick_params(labelsize=7)
 
-    spec(axes[0][0], x, "mixture")
-    axes[0][1].axis("off")
-    duration = len(x) / sr
+    spec(fig.add_subplot(grid[0, :]), x, f"mixture ({Path(example).name})")
+    step = max(1, masks.shape[-1] // 400)  # at most ~400 columns: the figure stays small
+    cols = masks[..., : masks.shape[-1] // step * step].reshape(S, E, -1, step).mean(axis=-1)
     for s in range(S):
-        ax = axes[1][s]
-        ax.imshow(masks[s][order], aspect="auto", origin="lower", cmap="viridis",
-                  extent=(0, duration, 0, E), vmin=0, vmax=np.percentile(masks, 99))
+        ax = fig.add_subplot(grid[1, s])
+        ax.imshow(cols[s][order], aspect="auto", origin="lower", cmap="viridis", interpolation="nearest",
+                  extent=(0, duration, 0, E), vmin=0, vmax=max(float(np.percentile(masks, 99)), 1e-6))
         ax.set_title(f"mask {s + 1} (encoder bases by peak frequency)", fontsize=9)
         ax.set_ylabel("basis", fontsize=8)
         ax.tick_params(labelsize=7)
-        spec(axes[2][s], est[s], f"estimate {s + 1}")
-        axes[2][s].set_xlabel("seconds", fontsize=8)
+        ax = fig.add_subplot(grid[2, s])
+        spec(ax, est[s], f"estimate {s + 1}")
+        ax.set_xlabel("seconds", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
@@ -228,12 +234,27 @@ def separation(path, model_path=None, example=EXAMPLE):
 
 # --- benchmark ---------------------------------------------------------------------------
 
-def benchmark(path, source=docs_tables.BENCH_JSON):
-    """Seconds per second of audio for every contender, with the GEMM floor, per thread count."""
-    if not Path(source).is_file():
-        print(f"benchmark.png: skipped, {source} does not exist (run benchmarks/bench_forward.py)")
+RESULTS = ROOT / "benchmarks" / "results" / "forward.json"
+KEPT = ("contenders", "results", "memory", "machine", "blas")
+"""What the docs keep of a benchmark report."""
+
+
+def benchmark(path, source=RESULTS, copy=docs_tables.BENCH_JSON):
+    """Seconds per second of audio for every contender, with the GEMM floor, per thread count.
+
+    ``source`` (``benchmarks/results/forward.json``, git-ignored) is first copied to
+    ``docs/figures/benchmark.json`` (committed, what the docs quote); without it the chart is
+    redrawn from that copy.
+    """
+    copy = Path(copy)
+    if Path(source).is_file():
+        report = json.loads(Path(source).read_text())
+        copy.write_text(json.dumps({k: report[k] for k in KEPT if k in report}, indent=1) + "\n")
+        print(f"copied {source} to {copy}")
+    if not copy.is_file():
+        print(f"benchmark.png: skipped, neither {source} nor {copy} exists (run benchmarks/bench_forward.py)")
         return None
-    report = json.loads(Path(source).read_text())
+    report = json.loads(copy.read_text())
     results, contenders = report["results"], report["contenders"]
     labels = {"npsep": "npsep", "torch": "PyTorch", "ort": "ONNX Runtime"}
     colors = {"npsep": "#2b8a3e", "torch": "#d9480f", "ort": "#5f3dc4"}
@@ -255,8 +276,9 @@ def benchmark(path, source=docs_tables.BENCH_JSON):
         ax.set_title(f"{n} thread{'s' if n > 1 else ''}", fontsize=9)
         ax.grid(axis="y", alpha=0.3)
     axes[0][0].set_ylabel("seconds per second of audio (median)", fontsize=8)
-    axes[0][0].legend(fontsize=7)
-    fig.tight_layout()
+    handles, names = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="upper center", ncol=len(names), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.92))
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return path
@@ -271,12 +293,15 @@ def main(argv=None):
                         help="draw only this figure (repeatable)")
     parser.add_argument("--model", help="weights file for separation.png (default: the bundled model)")
     parser.add_argument("--example", default=str(EXAMPLE), help="mixture for separation.png")
+    parser.add_argument("--benchmark", default=str(RESULTS), help="bench_forward.py's JSON for benchmark.png")
     args = parser.parse_args(argv)
     FIGURES.mkdir(parents=True, exist_ok=True)
     for name in args.only or list(FIGURES_MADE):
         path = FIGURES / f"{name}.png"
         if name == "separation":
             made = separation(path, args.model, args.example)
+        elif name == "benchmark":
+            made = benchmark(path, args.benchmark)
         else:
             made = FIGURES_MADE[name](path)
         if made:

@@ -194,6 +194,34 @@ def test_figures_are_small_and_linked_only_if_present():
     assert (DOCS / "figures" / "architecture.png").is_file()
 
 
+def test_figure_script_draws_from_real_runs(tmp_path):
+    """The figures that need a trained model or a benchmark run, from stand-ins: a tiny random
+    model on a synthetic mixture, and a benchmark report of the bench script's shape."""
+    pytest.importorskip("matplotlib", reason="matplotlib is not installed (pip install -e '.[docs]')")
+    import json
+    import numpy as np
+    import soundfile as sf
+    from npsep import weights
+    figures = load_script("make_figures")
+    hp = dict(out_channels=8, in_channels=16, num_blocks=1, upsampling_depth=2, enc_kernel_size=5,
+              enc_num_basis=16, num_sources=2)
+    model = tmp_path / "m.npz"
+    weights.save(model, weights.random_tensors("improved", hp), weights.make_config("improved", hp))
+    t = np.arange(8000) / 8000
+    sf.write(tmp_path / "mix.wav", (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 8000)
+    assert figures.separation(tmp_path / "sep.png", model, tmp_path / "mix.wav").stat().st_size > 1000
+    assert figures.separation(tmp_path / "x.png", model, tmp_path / "missing.wav") is None
+    row = {"threads": 1, "seconds": 4, "batch": 1, "gflop": 30.2, "gemm_floor_s": 0.16,
+           "median_s": {"npsep": 0.3, "torch": 0.4}, "ratio": {"npsep/torch": 0.75}}
+    report = tmp_path / "forward.json"
+    report.write_text(json.dumps({"contenders": ["npsep", "torch"], "results": [row], "extra": 1}))
+    copy = tmp_path / "benchmark.json"
+    assert figures.benchmark(tmp_path / "bench.png", report, copy).is_file()
+    assert json.loads(copy.read_text())["results"] == [row] and "extra" not in json.loads(copy.read_text())
+    table = load_script("docs_tables").benchmark_table(copy)
+    assert "| 1 | 4 s | 1 | 30.2 | 0.300 | 0.400 | 0.160 | 0.75 |" in table
+
+
 def test_mkdocs_build_strict(tmp_path):
     pytest.importorskip("mkdocs", reason="mkdocs is not installed (pip install -e '.[docs]')")
     run = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet",
