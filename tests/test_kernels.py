@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from npsep import blocks, reference as R
 from npsep.kernels.conv import depthwise_conv_stats, frame_signal, overlap_add
 from npsep.kernels.masks import RELU, SIGMOID, SOFTMAX, apply_masks
-from npsep.kernels.norm import (add_bias_residual, add_bias_stats, affine_act, affine_add_stats,
+from npsep.kernels.norm import (add_bias_residual, affine_act, affine_add_stats,
                                 channel_stats, norm_coefficients)
 from npsep.kernels.pyramid import merge_levels_stats
 from npsep.kernels.tac import group_mean, tac_output_residual
@@ -58,19 +58,31 @@ def test_encoder_framing_is_the_strided_conv(seed, T, E, K):
 
 @SETTINGS
 @given(seed=seeds, C=channels, L=lengths)
-def test_add_bias_stats(seed, C, L):
+def test_channel_stats(seed, C, L):
     rng = np.random.default_rng(seed)
-    y, b = rand(rng, C, L) + 3, rand(rng, C)
-    expected = f64(y) + f64(b)[:, None]
+    y = rand(rng, C, L) + 3
     sums = np.empty((C, 2))
-    add_bias_stats(y, b, sums)
-    close(y, expected)
-    # the sums are of the float32 values written, accumulated in float64
+    channel_stats(y, sums)
     np.testing.assert_allclose(sums[:, 0], f64(y).sum(1), rtol=1e-9, atol=1e-9 * L)
     np.testing.assert_allclose(sums[:, 1], (f64(y) ** 2).sum(1), rtol=1e-9)
-    sums2 = np.empty((C, 2))
-    channel_stats(y, sums2)
-    np.testing.assert_allclose(sums2, sums, rtol=1e-12, atol=1e-12)
+
+
+@SETTINGS
+@given(seed=seeds, C=channels, L=lengths, groups=st.sampled_from([1, 2]))
+def test_bias_folded_into_the_norm(seed, C, L, groups):
+    """GlobLN(y + b) from the sums of y alone: the bias moves into the per-channel mean."""
+    rng = np.random.default_rng(seed)
+    C *= groups
+    y, b = rand(rng, C, L), rand(rng, C) * 3
+    gamma, beta = rand(rng, C) + 1, rand(rng, C)
+    sums = np.empty((C, 2))
+    channel_stats(y, sums)
+    out = np.empty_like(y)
+    affine_act(y, *norm_coefficients(sums, L, gamma, beta, groups, bias=b), np.ones(1, np.float32), out)
+    yb, c = f64(y) + f64(b)[:, None], C // groups
+    expected = np.concatenate([R.glob_ln(yb[g * c:(g + 1) * c], f64(gamma[g * c:(g + 1) * c]),
+                                         f64(beta[g * c:(g + 1) * c])) for g in range(groups)])
+    close(out, expected, rtol=2e-5)
 
 
 @SETTINGS

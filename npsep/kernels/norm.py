@@ -45,18 +45,6 @@ def row_sums(r):
 
 
 @pjit
-def add_bias_stats(y, b, sums):
-    """In place ``y[c,l] += b[c]``; ``sums[c] = (sum_l y[c,l], sum_l y[c,l]^2)`` (float64)."""
-    C, L = y.shape
-    for c in prange(C):
-        row = y[c]
-        bc = b[c]
-        for l in range(L):
-            row[l] += bc
-        sums[c, 0], sums[c, 1] = row_sums(row)
-
-
-@pjit
 def channel_stats(y, sums):
     """``sums[c] = (sum_l y[c,l], sum_l y[c,l]^2)`` in float64."""
     for c in prange(y.shape[0]):
