@@ -523,7 +523,17 @@ def main(argv=None):
 
     with tempfile.TemporaryDirectory(prefix="npsep-bench-") as tmp:
         workdir = Path(tmp)
-        print("\nbuilding the model (random weights, perturbed norms) and converting it ...", flush=True)
+        f4 = count_flops(HPARAMS, 4 * SAMPLE_RATE)
+        line = (f"\nFLOPs of one 4 s input: {f4['total'] / 1e9:.1f} G, {100 * f4['gemm'] / f4['total']:.1f} % "
+                f"in matrix products")
+        try:  # the same count, done independently by `npsep info`
+            from npsep import info
+            agree = 2 * info.macs(VARIANT, HPARAMS, 4 * SAMPLE_RATE) == f4["total"]
+            line += f"; `npsep info` {'agrees' if agree else 'DISAGREES'}"
+        except (ImportError, AttributeError):
+            pass
+        print(line)
+        print("building the model (random weights, perturbed norms) and converting it ...", flush=True)
         module, state_dict, npz, model = build_models(workdir, args.seed)
         set_threads(max(args.threads))
 
