@@ -310,7 +310,7 @@ def _rf_row(label, hp, sr):
 
 def variant_sizes_table():
     base = dict(IMPROVED["hparams"])
-    out = ["| variant | parameters | G MAC per second of audio | 1×1-conv share of the MACs |",
+    out = ["| variant | parameters | G MAC per second of audio | share in 1×1 convs and linear layers |",
            "|---|---:|---:|---:|"]
     for v in layout.VARIANTS:
         hp = dict(base)
