@@ -161,3 +161,35 @@ def test_render_tiny_fixed_split(tmp_path):
         lev = 10 * np.log10(np.sum(q1.astype(float) ** 2) / np.sum(q2.astype(float) ** 2))
         assert abs(lev - m["level_db"]) < 0.05 and abs(lev) <= 5.05
         assert np.allclose(mix, src.sum(0), atol=1e-6)
+
+
+def test_exported_state_dict_has_the_calibrated_output_level():
+    torch = pytest.importorskip("torch")
+    import train
+    torch.manual_seed(0)
+    hp = {"out_channels": 8, "in_channels": 16, "num_blocks": 1, "upsampling_depth": 2,
+          "enc_kernel_size": 9, "enc_num_basis": 16, "num_sources": 2}
+    model = train.build_model(hp)
+    rng = np.random.default_rng(0)
+    items = []
+    for i in range(3):
+        src = (rng.standard_normal((2, 1200)) * 0.1).astype(np.float32)
+        items.append(("x%d" % i, src.sum(0), src))
+    mean, worst, gain = train.evaluate(model, items)
+    assert worst <= mean and np.isfinite(gain) and gain != 0
+    model.load_state_dict(train.export_state_dict(model, gain))
+    mean2, worst2, gain2 = train.evaluate(model, items)
+    assert abs(mean2 - mean) < 1e-3 and abs(worst2 - worst) < 1e-3
+    assert abs(gain2 - 1.0) < 1e-4
+
+
+def test_pit_si_sdr_is_permutation_invariant_and_scale_invariant():
+    torch = pytest.importorskip("torch")
+    import train
+    g = torch.Generator().manual_seed(0)
+    ref = torch.randn(3, 2, 800, generator=g)
+    est = ref + 0.1 * torch.randn(3, 2, 800, generator=g)
+    a = train.pit_si_sdr(est, ref)
+    assert torch.allclose(a, train.pit_si_sdr(est.flip(1), ref))
+    assert torch.allclose(a, train.pit_si_sdr(3.0 * est + 0.5, ref), atol=1e-4)
+    assert torch.all(a > 15)

@@ -103,18 +103,40 @@ def separate(model, mix):
 
 
 def evaluate(model, items):
-    """Mean SI-SDRi over fixed mixtures: list of (id, mix (T,), src (2, T))."""
+    """SI-SDRi over fixed mixtures (list of (id, mix (T,), src (2, T))).
+
+    Returns (mean, worst, gain): ``gain`` is the least-squares factor that the
+    model's output (before de-normalisation) should be multiplied by so that
+    the separated signals have the references' level.  SI-SDR training leaves
+    the output scale free; the exported state_dict has it folded into the
+    (linear, bias-free) decoder so npsep's written WAVs neither clip nor whisper.
+    """
     model.eval()
     imps = []
+    num = den = 0.0
     with torch.no_grad():
         for _, mix, src in items:
             m = torch.from_numpy(mix)[None, None]
             s = torch.from_numpy(src)[None]
             est = separate(model, m)
             base = si_sdr(m.expand_as(s), s).mean(-1)
-            imps.append(float(pit_si_sdr(est, s) - base))
+            a = si_sdr(est, s).mean(-1)
+            b = si_sdr(est.flip(1), s).mean(-1)
+            imps.append(float(torch.maximum(a, b) - base))
+            e = est if float(a) >= float(b) else est.flip(1)
+            mean = m.mean()
+            u = (e - mean).double()
+            num += float((u * (s.double() - mean)).sum())
+            den += float((u * u).sum())
     model.train()
-    return float(np.mean(imps)), float(np.min(imps))
+    return float(np.mean(imps)), float(np.min(imps)), num / max(den, 1e-30)
+
+
+def export_state_dict(model, gain):
+    """Plain state_dict with the output gain folded into decoder.weight."""
+    sd = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    sd["decoder.weight"] = sd["decoder.weight"] * gain
+    return sd
 
 
 # --------------------------------------------------------------------------
@@ -270,7 +292,7 @@ def main(argv=None):
         step += 1
         run_loss.append(float(loss.detach()))
         if step % 25 == 0:
-            dt = (time.time() - t_window) / 25
+            dt = (time.time() - t_window) / len(run_loss)
             log("step %d  loss %.3f  (%.2f s/step, lr %.2e)" % (
                 step, float(np.mean(run_loss)), dt, opt.param_groups[0]["lr"]))
             log.metric(step=step, train_loss=float(np.mean(run_loss)), sec_per_step=dt,
@@ -279,24 +301,26 @@ def main(argv=None):
             t_window = time.time()
         if step % cfg["val_every"] == 0:
             t0 = time.time()
-            mean, worst = evaluate(model, val_items)
+            mean, worst, gain = evaluate(model, val_items)
             improved = mean > best
             if improved:
                 best = mean
                 bad_evals = 0
-                atomic_save(model.state_dict(), os.path.join(run_dir, "best_state_dict.pt"))
+                atomic_save(export_state_dict(model, gain),
+                            os.path.join(run_dir, "best_state_dict.pt"))
                 with open(os.path.join(run_dir, "best.json"), "w") as f:
                     json.dump({"step": step, "val_si_sdri": mean, "val_worst": worst,
-                               "model": cfg["model"]}, f, indent=1)
+                               "output_gain": gain, "model": cfg["model"]}, f, indent=1)
             else:
                 bad_evals += 1
                 if bad_evals >= cfg["lr_patience"]:
                     for g in opt.param_groups:
                         g["lr"] = max(cfg["min_lr"], g["lr"] / 2)
                     bad_evals = 0
-            log("VAL step %d  SI-SDRi mean %.2f dB  worst %.2f dB  best %.2f%s  (%.0f s)" % (
-                step, mean, worst, best, "  *" if improved else "", time.time() - t0))
-            log.metric(step=step, val_si_sdri=mean, val_worst=worst, time=time.time())
+            log("VAL step %d  SI-SDRi mean %.2f dB  worst %.2f dB  best %.2f%s  gain %.3g  (%.0f s)"
+                % (step, mean, worst, best, "  *" if improved else "", gain, time.time() - t0))
+            log.metric(step=step, val_si_sdri=mean, val_worst=worst, output_gain=gain,
+                       time=time.time())
             t_window = time.time()
         if time.time() - t_ckpt > cfg["ckpt_minutes"] * 60:
             save()
