@@ -29,9 +29,11 @@ from .errors import WeightsError
 FORMAT = "npsep-weights"
 FORMAT_VERSION = 1
 CONFIG_KEY = "__config__"
+DEFAULT_SAMPLE_RATE = 8000
+"""Hz; every published SuDoRM-RF checkpoint is an 8 kHz model."""
 
 
-def make_config(variant, hparams, sample_rate=8000, mixture_consistency=False, source=None):
+def make_config(variant, hparams, sample_rate=DEFAULT_SAMPLE_RATE, mixture_consistency=False, source=None):
     """Build (and validate) the config dict stored in a weights file."""
     layout.check_hparams(variant, hparams)
     if not isinstance(sample_rate, (int, np.integer)) or isinstance(sample_rate, bool) or sample_rate <= 0:

@@ -6,8 +6,7 @@
 import sys
 
 from npsep import layout
-
-from .convert import DEFAULT_SAMPLE_RATE, convert
+from npsep.weights import DEFAULT_SAMPLE_RATE
 
 
 def add_arguments(parser):
@@ -31,6 +30,7 @@ def add_arguments(parser):
 
 def run(args):
     """Convert ``args.src`` to ``args.dst``; print one summary line."""
+    from .convert import convert  # imported here: building the parser for another command stays light
     config = convert(args.src, args.dst, overwrite=args.overwrite, note=_note,
                      variant=args.variant, sample_rate=args.sample_rate,
                      mixture_consistency=args.mixture_consistency, mask_act=args.mask_act)

@@ -11,6 +11,7 @@ import hashlib
 import os
 
 from npsep import layout, weights
+from npsep.weights import DEFAULT_SAMPLE_RATE
 from npsep.errors import ConvertError
 
 from . import checkpoint, infer, match, torch_zip
@@ -18,7 +19,6 @@ from . import checkpoint, infer, match, torch_zip
 SETTINGS = ("variant", "sample_rate", "mixture_consistency")
 """Overrides that are not hyper-parameters."""
 
-DEFAULT_SAMPLE_RATE = 8000
 
 
 def convert(src, dst, overwrite=False, note=None, **overrides):
