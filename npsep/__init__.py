@@ -10,7 +10,7 @@ from .errors import AudioError, ConvertError, NpsepError, WeightsError
 
 __version__ = "0.1.0"
 
-_LAZY = {"Model": "model", "load": "model", "default_model_path": "model",
+_LAZY = {"Model": "model", "load": "model", "default_model_path": "weights",
          "separate_file": "separate", "set_num_threads": "threads", "get_num_threads": "threads"}
 
 __all__ = ["AudioError", "ConvertError", "NpsepError", "WeightsError", *_LAZY]

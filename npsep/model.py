@@ -1,20 +1,10 @@
 """``npsep.load`` and :class:`Model`: a SuDoRM-RF model ready to separate audio."""
-import importlib.resources
-import os
-
 import numpy as np
 
 from . import threads, variants, weights
 from .blocks import Workspace
 from .errors import WeightsError
-
-DEFAULT_MODEL = "default_model.npz"
-
-
-def default_model_path():
-    """Path of the model bundled with npsep (``npsep/data/default_model.npz``), or ``None``."""
-    path = importlib.resources.files("npsep") / "data" / DEFAULT_MODEL
-    return os.fspath(path) if path.is_file() else None
+from .weights import default_model_path
 
 
 def load(path=None):

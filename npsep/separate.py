@@ -46,6 +46,7 @@ import numpy as np
 from . import audio
 from .errors import AudioError, NpsepError
 from .metrics import best_permutation
+from .weights import default_model_path
 
 DEFAULT_CHUNK_SECONDS = 8.0
 DEFAULT_OVERLAP = 0.5
@@ -66,12 +67,6 @@ class NoModelError(NpsepError):
 
 
 # --- the model --------------------------------------------------------------------------
-
-def default_model_path():
-    """Path of the bundled model (``npsep/data/default_model.npz``), or ``None`` if absent."""
-    from .model import default_model_path as bundled
-    return bundled()
-
 
 def resolve_model(model=None):
     """A loaded model from ``None`` (the bundled one), a path, or a model object.

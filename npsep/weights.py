@@ -16,6 +16,7 @@ Format (version 1), readable with ``np.load(path, allow_pickle=False)``:
 Nothing else may be in the file. :func:`load` checks all of that and raises
 :class:`WeightsError` with one line naming the offending key.
 """
+import importlib.resources
 import json
 import os
 import tempfile
@@ -31,6 +32,12 @@ FORMAT_VERSION = 1
 CONFIG_KEY = "__config__"
 DEFAULT_SAMPLE_RATE = 8000
 """Hz; every published SuDoRM-RF checkpoint is an 8 kHz model."""
+
+
+def default_model_path():
+    """Path of the model bundled with npsep (``npsep/data/default_model.npz``), or ``None``."""
+    path = importlib.resources.files("npsep") / "data" / "default_model.npz"
+    return os.fspath(path) if path.is_file() else None
 
 
 def make_config(variant, hparams, sample_rate=DEFAULT_SAMPLE_RATE, mixture_consistency=False, source=None):

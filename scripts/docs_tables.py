@@ -331,7 +331,7 @@ TRAINING_CONFIG = ROOT / "training" / "default.json"
 
 
 def model_card_config():
-    from npsep.model import default_model_path
+    from npsep.weights import default_model_path
     path = default_model_path()
     if path is not None:
         config, tensors = weights.load(path)

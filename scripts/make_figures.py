@@ -166,7 +166,7 @@ def separation(path, model_path=None, example=EXAMPLE):
     """Mixture spectrogram, masks (encoder bases sorted by peak frequency), estimates' spectrograms."""
     import npsep
     from npsep import reference
-    from npsep.model import default_model_path
+    from npsep.weights import default_model_path
     model_path = model_path or default_model_path()
     if model_path is None or not Path(model_path).is_file():
         print("separation.png: skipped, no bundled model (npsep/data/default_model.npz); pass --model")

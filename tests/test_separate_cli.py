@@ -240,7 +240,7 @@ def test_bad_model_and_missing_default_model(inputs, tmp_path):
         p = npsep("separate", src, "-o", tmp_path / "out", "--model", m)
         assert p.returncode == 1 and str(m) in one_error_line(p)
     assert listing(tmp_path / "out") == []
-    from npsep.model import default_model_path
+    from npsep.weights import default_model_path
     if default_model_path() is None:
         p = npsep("separate", src, "-o", tmp_path / "out")
         assert p.returncode == 1 and "--model" in one_error_line(p)
