@@ -186,6 +186,9 @@ def main(argv=None):
     ap.add_argument("--run-dir", default=None,
                     help="default $NPSEP_TRAIN_DIR or ~/.cache/npsep/training/<run>")
     ap.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
+    ap.add_argument("--init-npz", default=None,
+                    help="start a run that has no checkpoint from the weights of an npsep .npz file "
+                         "(e.g. npsep/data/default_model.npz): how a later session continues the bundled model")
     ap.add_argument("--benchmark", type=int, default=0,
                     help="only time this many training steps and exit")
     ap.add_argument("--set", action="append", default=[],
@@ -252,6 +255,16 @@ def main(argv=None):
         log("resumed from %s at step %d (best val SI-SDRi %.2f dB, lr %.2e)"
             % (ckpt_path, step, best, opt.param_groups[0]["lr"]))
     else:
+        if a.init_npz:
+            with np.load(a.init_npz, allow_pickle=False) as z:
+                sd = {k: torch.from_numpy(z[k]) for k in z.files if k != "__config__"}
+            # an exported model has its output gain folded into decoder.weight (export_state_dict);
+            # SI-SDR ignores scale, but Adam's step is absolute: give the decoder back the scale
+            # of a fresh initialisation so the first steps do not swamp it
+            fresh = model.state_dict()["decoder.weight"]
+            sd["decoder.weight"] = sd["decoder.weight"] * (fresh.norm() / sd["decoder.weight"].norm())
+            model.load_state_dict(sd)
+            log("initialised from %s" % a.init_npz)
         log("fresh run: %s" % json.dumps(cfg))
         log("model params: %d; data %s (%d training utterances); run dir %s"
             % (nparams, data_dir, len(mixer), run_dir))
