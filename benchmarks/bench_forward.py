@@ -463,6 +463,16 @@ def plot(report, path):
     return path
 
 
+def save_json(report, folder):
+    """``forward.json`` (``memory.json`` with ``--memory-only``), replaced atomically."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / ("memory.json" if report["args"]["memory_only"] else "forward.json")
+    tmp = path.with_suffix(".json.part")
+    tmp.write_text(json.dumps(report, indent=1, default=str) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -476,6 +486,7 @@ def parse_args(argv=None):
     p.add_argument("--warmup", type=int, default=1, help="untimed runs per contender first (default and minimum 1)")
     p.add_argument("--no-ort", action="store_true", help="leave ONNX Runtime out")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
+    p.add_argument("--memory-only", action="store_true", help="only the peak-memory subprocesses, no timing")
     p.add_argument("--memory-threads", type=int, default=None,
                    help="thread count for the memory subprocesses (default: the largest of --threads)")
     p.add_argument("--seed", type=int, default=0)
@@ -536,6 +547,7 @@ def main(argv=None):
         print("building the model (random weights, perturbed norms) and converting it ...", flush=True)
         module, state_dict, npz, model = build_models(workdir, args.seed)
         set_threads(max(args.threads))
+        report["blas_start"] = blas_info()
 
         # parity, once, before any timing
         x = np.random.default_rng(args.seed + 1).standard_normal((2, 1, SAMPLE_RATE)).astype(np.float32)
@@ -557,7 +569,7 @@ def main(argv=None):
             report["parity"]["ort_vs_torch"] = err_ort
 
         print()
-        for n in args.threads:
+        for n in ([] if args.memory_only else args.threads):
             set_threads(n)
             sess = ort_session(onnx, n) if onnx is not None else None
             for seconds in args.seconds:
@@ -584,6 +596,7 @@ def main(argv=None):
                            "gflops_achieved": {c: total_flops / med[c] / 1e9 for c in contenders},
                            "load_average": load_average()}
                     report["results"].append(row)
+                    save_json(report, args.out)  # after every case: a long run interrupted keeps its results
                     print(f"  {n} thread(s), {seconds:g} s x {batch}: "
                           + ", ".join(f"{LABELS[c]} {med[c]:.3f} s" for c in contenders)
                           + f", GEMM floor {sgemm_s:.3f} s ({row['sgemm_gflops']:.0f} GFLOP/s); parity "
@@ -595,7 +608,10 @@ def main(argv=None):
             del sess
         report["blas"] = blas_info()  # after the runs: the thread counts show the last setting
         import numba
-        report["numba_threading_layer"] = numba.threading_layer()
+        try:
+            report["numba_threading_layer"] = numba.threading_layer()
+        except ValueError:  # no parallel kernel has run in this process
+            report["numba_threading_layer"] = None
 
         if not args.no_memory:
             n = args.memory_threads or max(args.threads)
@@ -610,6 +626,7 @@ def main(argv=None):
                     for c in contenders:
                         row[c] = measure_memory(c, paths[c], n, num_samples, batch, TINY_SAMPLES)
                     report["memory"].append(row)
+                    save_json(report, args.out)
 
     report["machine"]["load_average_end"] = load_average()
     print("\nmedian seconds of one forward pass; ratios of medians; floor = GEMM FLOPs / NumPy SGEMM rate "
@@ -625,10 +642,8 @@ def main(argv=None):
     print(f"load average: start {la['load_average_start']}, end {la['load_average_end']} "
           f"on {la['logical_cpus']} CPUs")
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    json_path = args.out / "forward.json"
-    json_path.write_text(json.dumps(report, indent=1, default=str) + "\n")
-    png = plot(report, args.out / "forward.png")
+    json_path = save_json(report, args.out)
+    png = plot(report, args.out / "forward.png") if report["results"] else None
     print(f"\nwrote {json_path}" + (f" and {png}" if png else ""))
 
 
