@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import docs_tables  # noqa: E402
 
 DPI = 100
+SEPARATION_DPI = 45
 
 
 def _plt():
@@ -227,7 +228,7 @@ def separation(path, model_path=None, example=EXAMPLE):
         spec(ax, est[s], f"estimate {s + 1}")
         ax.set_xlabel("seconds", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
+    fig.savefig(path, dpi=SEPARATION_DPI)  # spectrograms compress badly: a lower resolution stays < 200 KB
     plt.close(fig)
     return path
 
