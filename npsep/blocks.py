@@ -36,6 +36,8 @@ class Workspace:
         self._buffers = {}
 
     def get(self, name, shape, dtype=np.float32):
+        """An uninitialised array of ``shape`` (and ``dtype``), reusing the buffer kept under
+        ``name``; the buffer grows when a larger shape is asked for. Contents are not kept."""
         size = int(np.prod(shape))
         buf = self._buffers.get((name, dtype))
         if buf is None or buf.size < size:
@@ -46,6 +48,7 @@ class Workspace:
 # --- parameters ----------------------------------------------------------------------------
 
 def f32(a):
+    """``a`` as a C-contiguous float32 array (a copy only if needed)."""
     return np.ascontiguousarray(a, dtype=np.float32)
 
 
