@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from npsep import info, layout
+from test_info_layers import small_hp
 
 SMALL = dict(out_channels=8, in_channels=16, num_blocks=2, upsampling_depth=3,
              enc_kernel_size=5, enc_num_basis=8, num_sources=2)
@@ -92,13 +93,7 @@ def macs_from_shapes(variant, hp, L):
 
 @pytest.mark.parametrize("variant", layout.VARIANTS)
 def test_mac_breakdown_matches_shape_count(variant):
-    hp = dict(out_channels=24, in_channels=48, num_blocks=3, upsampling_depth=4,
-              enc_kernel_size=9, enc_num_basis=32, num_sources=3)
-    if variant == "groupcomm":
-        hp["group_size"] = 4
-    if variant.startswith("asteroid"):
-        hp["in_channels"] = hp["enc_num_basis"]
-        hp["mask_act"] = "relu"
+    hp = small_hp(variant)
     for L in (1, 7, 100, 333):
         assert sum(info.mac_breakdown(variant, hp, L).values()) == macs_from_shapes(variant, hp, L)
 
