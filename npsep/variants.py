@@ -36,6 +36,7 @@ def prepare(variant, hp, p):
         w = p["encoder.filterbank._filters"] if asteroid else p["encoder.weight"]
         plan.enc_w, plan.enc_b = f32(w[:, 0]), np.zeros(E, np.float32)
     plan.enc_act = ZERO if variant in ("original", "asteroid_sudormrf") else ONE
+    plan.enc_pass = variant in ("original", "asteroid_sudormrf")  # a bias/ReLU pass; the others have neither
 
     # norm and bottleneck before the blocks
     plan.ln = blocks.norm_params(p, q + "ln")
@@ -104,7 +105,8 @@ def forward_item(plan, x, ws):  # [T] -> [S, T]
     frame_signal(x, K, hop, frames)  # zeros past T are the padding
     v = ws.get("v", (E, L))  # encoder output, kept for the masks
     np.matmul(plan.enc_w, frames, out=v)
-    bias_act(v, plan.enc_b, plan.enc_act, v)
+    if plan.enc_pass:
+        bias_act(v, plan.enc_b, plan.enc_act, v)
 
     sums = ws.get("v.sums", (E, 2), np.float64)
     channel_stats(v, sums)
