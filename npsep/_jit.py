@@ -16,10 +16,13 @@ so that changing a flag (caching, fastmath, parallelism) is one edit.
   as a plain loop, and run serially when the work is small: a parallel region costs
   tens of microseconds to start, far more when the machine is busy, and on a 2-core
   machine a tiny model ran 5-100x slower with two threads than with one.
-* Numba's ``workqueue`` threading layer is used unless ``NUMBA_THREADING_LAYER`` says
-  otherwise: OpenMP's worker threads spin while they wait and fight OpenBLAS's
-  threads for the cores between kernels (measured: a tiny model 400 ms per call with
-  OpenMP against 22 ms with workqueue, 2 threads on a busy 2-core machine).
+* Numba's threads come from OpenMP (``omp``) when it is available, else TBB, else
+  ``workqueue``, unless ``NUMBA_THREADING_LAYER`` says otherwise. Between two kernels
+  OpenMP's workers spin for a moment instead of sleeping, so a parallel region starts in
+  microseconds (``workqueue`` took ~0.5 ms per region here, longer than many kernels run).
+  Spinning is only harmless because nothing else competes for the cores during a forward
+  pass: the matrix products run on these same threads with a single-threaded BLAS
+  (:mod:`npsep.kernels.gemm`, :func:`npsep.threads.blas_pinned`).
 """
 import functools
 import os
@@ -27,8 +30,8 @@ import types
 
 import numba
 
-if "NUMBA_THREADING_LAYER" not in os.environ:
-    numba.config.THREADING_LAYER = "workqueue"
+if "NUMBA_THREADING_LAYER" not in os.environ and "NUMBA_THREADING_LAYER_PRIORITY" not in os.environ:
+    numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
 
 _FLAGS = dict(cache=True, error_model="numpy", nogil=True)
 

@@ -4,9 +4,11 @@ Each function here computes exactly what its namesake in :mod:`npsep.reference`
 computes, on one batch item's ``[C, L]`` map, but in as few passes over memory
 as the norms allow (see ``docs/kernels.md``):
 
-* a 1x1 conv is one ``np.matmul`` into a reused buffer; when a norm follows, its bias
-  is never added to the map but folded into the norm's mean, and the statistics are
-  taken in one read-only pass;
+* a 1x1 conv is a matrix product on Numba's threads (:mod:`npsep.kernels.gemm`) into a
+  reused buffer; when a norm follows, its bias is never added to the map but folded
+  into the norm's mean, and the statistics are taken as the product's columns are written;
+* the final norm + PReLU of a U-ConvBlock, its residual 1x1 conv and the residual sum are
+  one pass over column blocks;
 * a normalisation is never written out when its only reader is a kernel: the
   reader applies ``act((y - mu) * scale + beta)`` on the fly;
 * the whole upsample-add chain is one pass.
@@ -17,11 +19,12 @@ arrays; scratch space comes from a :class:`Workspace` reused across blocks and c
 from functools import lru_cache
 from types import SimpleNamespace
 
+import numba
 import numpy as np
 
+from .kernels import gemm
 from .kernels.conv import depthwise_conv_stats
-from .kernels.norm import (add_bias_residual, affine_act, affine_add_stats, channel_stats,
-                           norm_coefficients)
+from .kernels.norm import affine_act, affine_add_stats, norm_coefficients
 from .kernels.pyramid import merge_levels_stats
 from .kernels.tac import group_mean, tac_output_residual
 
@@ -124,13 +127,10 @@ def prepare_gc_block(p, depth, groups):
 
 # --- blocks --------------------------------------------------------------------------------
 
-def grouped_matmul(w, x, out, groups):
-    """``out_g = W x_g`` for each group of rows: ``W [C_o, C_i]``, ``x [G*C_i, L]``, ``out [G*C_o, L]``."""
-    if groups == 1:
-        np.matmul(w, x, out=out)
-    else:
-        L = x.shape[1]
-        np.matmul(w, x.reshape(groups, -1, L), out=out.reshape(groups, -1, L))
+def matmul(w, x, out, groups=1, bias=None):
+    """``out_g = W x_g (+ bias)`` for each of ``groups`` row groups: ``W [C_o, C_i]``,
+    ``x [G*C_i, L]``, ``out [G*C_o, L]``, ``bias [G*C_o]``."""
+    gemm.matmul(x, w, _zeros(out.shape[0]) if bias is None else bias, groups, out, numba.get_num_threads())
 
 
 def conv1x1_stats(w, x, ws, name, groups=1):
@@ -140,9 +140,8 @@ def conv1x1_stats(w, x, ws, name, groups=1):
     (``bias=``), which saves a pass over the map.
     """
     y = ws.get(name, (groups * w.shape[0], x.shape[1]))
-    grouped_matmul(w, x, y, groups)
     sums = ws.get(name + ".sums", (y.shape[0], 2), np.float64)
-    channel_stats(y, sums)
+    gemm.matmul_stats(x, w, groups, y, sums, numba.get_num_threads())
     return y, sums
 
 
@@ -178,28 +177,29 @@ def pyramid(blk, u, u_norm, u_act, ws):
 
 
 def _block_core(blk, x, ws):
-    """``PReLU(norm(pyramid(PReLU(norm(W_proj x)))))``, the part every U-block shares."""
+    """The part every U-block shares: ``pyramid(PReLU(norm(W_proj x)))``, returned with the
+    coefficients of its final norm (``PReLU(final_norm(.))`` is left to the block's next step)."""
     L, G = x.shape[1], blk.groups
     w, b = blk.proj
     u, sums = conv1x1_stats(w, x, ws, "proj", G)
     merged, sums = pyramid(blk, u, norm_coefficients(sums, L, *blk.proj_norm, G, bias=b), blk.proj_act, ws)
-    affine_act(merged, *norm_coefficients(sums, L, *blk.final_norm, G), blk.final_act, merged)
-    return merged
+    return merged, norm_coefficients(sums, L, *blk.final_norm, G)
 
 
 def uconv_block(blk, x, ws):  # [C_out, L] -> in place
-    """Improved U-ConvBlock, in place: ``x += W_res core(x) + b_res`` (per group, if grouped)."""
-    core = _block_core(blk, x, ws)
-    y = ws.get("res", x.shape)
-    grouped_matmul(blk.res[0], core, y, blk.groups)
-    add_bias_residual(y, blk.res[1], x)
+    """Improved U-ConvBlock, in place: ``x += W_res PReLU(final_norm(core(x))) + b_res`` (per group,
+    if grouped), one pass over column blocks."""
+    merged, (mu, scale, beta) = _block_core(blk, x, ws)
+    w, b = blk.res
+    gemm.norm_act_matmul_add(merged, mu, scale, beta, blk.final_act, w, b, blk.groups, x, numba.get_num_threads())
 
 
 def u_block(blk, x, ws):  # [C_out, L] -> in place
     """Original U-block, in place: ``x = PReLU(GN(x + GN(W_exp core(x) + b_exp)))``."""
-    core = _block_core(blk, x, ws)
+    merged, coefficients = _block_core(blk, x, ws)
+    affine_act(merged, *coefficients, blk.final_act, merged)
     w, b = blk.exp
-    e, sums = conv1x1_stats(w, core, ws, "exp")
+    e, sums = conv1x1_stats(w, merged, ws, "exp")
     affine_add_stats(e, *norm_coefficients(sums, x.shape[1], *blk.exp_norm, bias=b), x, sums)
     affine_act(x, *norm_coefficients(sums, x.shape[1], *blk.out_norm), blk.out_act, x)
 
@@ -227,18 +227,18 @@ def gc_block(blk, x, ws):  # [C_out, L] -> in place
     xg = x.reshape(G, -1, L)  # [G, c, L], a view
     H = blk.w_in.shape[0]
     h = ws.get("tac.h", (G, H, L))
-    np.matmul(blk.w_in, xg, out=h)  # [G, H, L]
     h2 = h.reshape(G * H, L)
-    bias_act(h2, blk.b_in, blk.act_in, h2)
+    matmul(blk.w_in, x, h2, G, blk.b_in)
+    bias_act(h2, _zeros(G * H), blk.act_in, h2)
     m = ws.get("tac.mean", (H, L))
     group_mean(h, m)
     mm = ws.get("tac.m", (H, L))
-    np.matmul(blk.w_mean, m, out=mm)
-    bias_act(mm, blk.b_mean, blk.act_mean, mm)
+    matmul(blk.w_mean, m, mm, bias=blk.b_mean)
+    bias_act(mm, _zeros(H), blk.act_mean, mm)
     o = ws.get("tac.o", xg.shape)
-    np.matmul(blk.w_out_h, h, out=o)
+    matmul(blk.w_out_h, h2, o.reshape(x.shape), G)
     om = ws.get("tac.om", (xg.shape[1], L))
-    np.matmul(blk.w_out_m, mm, out=om)
+    matmul(blk.w_out_m, mm, om)
     gamma, beta = blk.norm
     tac_output_residual(o, om, blk.b_out, blk.act_out, gamma, beta, 1e-8, xg)
     uconv_block(blk.ublock, x, ws)

@@ -52,7 +52,8 @@ class Model:
         any ``T >= 1``. Returns the estimated sources, float32 ``(B, S, T)``.
         """
         x = _as_batch(x)
-        return np.stack([variants.forward_item(self._plan, item, self._workspace) for item in x])
+        with threads.blas_pinned():
+            return np.stack([variants.forward_item(self._plan, item, self._workspace) for item in x])
 
     def separate(self, x):
         """Separate mixtures with the authors' inference recipe (SPEC section 4).

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from . import blocks, layout
-from .blocks import ONE, bias_act, f32
+from .blocks import ONE, bias_act, f32, matmul
 from .kernels.conv import frame_signal, overlap_add
 from .kernels.masks import RELU, SIGMOID, SOFTMAX, apply_masks
 from .kernels.norm import affine_act, channel_stats, norm_coefficients
@@ -35,8 +35,7 @@ def prepare(variant, hp, p):
     else:
         w = p["encoder.filterbank._filters"] if asteroid else p["encoder.weight"]
         plan.enc_w, plan.enc_b = f32(w[:, 0]), np.zeros(E, np.float32)
-    plan.enc_act = ZERO if variant in ("original", "asteroid_sudormrf") else ONE
-    plan.enc_pass = variant in ("original", "asteroid_sudormrf")  # a bias/ReLU pass; the others have neither
+    plan.enc_relu = variant in ("original", "asteroid_sudormrf")
 
     # norm and bottleneck before the blocks
     plan.ln = blocks.norm_params(p, q + "ln")
@@ -104,17 +103,16 @@ def forward_item(plan, x, ws):  # [T] -> [S, T]
     frames = ws.get("frames", (K, L))
     frame_signal(x, K, hop, frames)  # zeros past T are the padding
     v = ws.get("v", (E, L))  # encoder output, kept for the masks
-    np.matmul(plan.enc_w, frames, out=v)
-    if plan.enc_pass:
-        bias_act(v, plan.enc_b, plan.enc_act, v)
+    matmul(plan.enc_w, frames, v, bias=plan.enc_b)
+    if plan.enc_relu:
+        bias_act(v, np.zeros(E, np.float32), ZERO, v)
 
     sums = ws.get("v.sums", (E, 2), np.float64)
     channel_stats(v, sums)
     n = ws.get("v.norm", (E, L))
     affine_act(v, *norm_coefficients(sums, L, *plan.ln), ONE, n)
     y = ws.get("y", (plan.bottleneck[0].shape[0], L))
-    np.matmul(plan.bottleneck[0], n, out=y)
-    bias_act(y, plan.bottleneck[1], ONE, y)
+    matmul(plan.bottleneck[0], n, y, bias=plan.bottleneck[1])
 
     for blk in plan.blocks:
         plan.block(blk, y, ws)
@@ -123,22 +121,24 @@ def forward_item(plan, x, ws):  # [T] -> [S, T]
     if plan.mask_prelu is not None:
         t = ws.get("y.act", y.shape)
         bias_act(y, plan.zero_bias, plan.mask_prelu, t)
-        np.matmul(plan.mask_w, t, out=z)
+        matmul(plan.mask_w, t, z)
     else:
         if plan.reshape is not None:
             t = ws.get("y.reshaped", (E, L))
-            np.matmul(plan.reshape[0], y, out=t)
-            bias_act(t, plan.reshape[1], ONE, t)
+            matmul(plan.reshape[0], y, t, bias=plan.reshape[1])
             y = t
-        np.matmul(plan.mask_w, y, out=z)
+        matmul(plan.mask_w, y, z)
     z = z.reshape(S, E, L)
     apply_masks(z, plan.mask_b, v, plan.mask_act, z)
 
     fr = ws.get("dec.frames", (S, K, L))
-    if plan.variant in ("improved", "groupcomm"):
-        np.matmul(plan.dec_w, z.reshape(S * E, L), out=fr.reshape(S * K, L))
-    else:
-        np.matmul(plan.dec_w, z, out=fr)
+    if plan.variant == "original":  # a filterbank per source
+        for s in range(S):
+            matmul(plan.dec_w[s], z[s], fr[s])
+    elif plan.variant.startswith("asteroid"):  # one filterbank shared by every source
+        matmul(plan.dec_w, z.reshape(S * E, L), fr.reshape(S * K, L), groups=S)
+    else:  # every source's frames from every source's masked features
+        matmul(plan.dec_w, z.reshape(S * E, L), fr.reshape(S * K, L))
     out = np.empty((S, T), dtype=np.float32)
     overlap_add(fr, hop, K // 2, plan.dec_b, out)
     return out

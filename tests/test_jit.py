@@ -6,18 +6,19 @@ import sys
 import pytest
 
 import npsep
+import npsep.threads
 
 RUN_MODEL = """
 import json, sys
 import numpy as np
 import npsep
 from npsep import kernels, weights
-from npsep.kernels import conv, masks, norm, pyramid, tac
+from npsep.kernels import conv, gemm, masks, norm, pyramid, tac
 hp = dict(out_channels=8, in_channels=16, num_blocks=1, upsampling_depth=3, enc_kernel_size=21,
           enc_num_basis=16, num_sources=2)
 npsep.Model(weights.make_config("improved", hp), weights.random_tensors("improved", hp)).forward(np.ones(500, np.float32))
 dispatchers = []
-for module in (conv, masks, norm, pyramid, tac):
+for module in (conv, gemm, masks, norm, pyramid, tac):
     for name in dir(module):
         f = getattr(module, name)
         dispatchers += [d for d in (f, getattr(f, "serial", None), getattr(f, "parallel", None))
@@ -48,13 +49,30 @@ def test_set_num_threads_sets_numba_and_blas():
         npsep.set_num_threads(before[0])
 
 
-def test_threading_layer_is_workqueue_unless_asked():
-    """OpenMP's spinning worker threads fight OpenBLAS's for the cores (see npsep._jit)."""
+@pytest.mark.parametrize("asked", [None, "workqueue"])
+def test_threading_layer_is_openmp_unless_asked(asked):
+    """OpenMP's spinning workers start parallel regions fastest (see npsep._jit); an explicit
+    NUMBA_THREADING_LAYER still wins."""
     code = ("import numpy as np, numba, npsep\n"
             "from npsep.kernels.norm import channel_stats\n"
             "y = np.ones((64, 4096), np.float32)\n"
             "channel_stats.parallel(y, np.empty((64, 2)))\n"
             "print(numba.threading_layer())")
     env = {"PATH": "/usr/bin:/bin", "NUMBA_NUM_THREADS": "2"}
+    if asked:
+        env["NUMBA_THREADING_LAYER"] = asked
     run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert run.stdout.strip() == "workqueue"
+    assert run.stdout.strip() == (asked or "omp")
+
+
+@pytest.mark.skipif(not npsep.threads.blas_threads_settable(), reason="no OpenBLAS found")
+def test_forward_holds_blas_at_one_thread_and_restores_it():
+    before = npsep.get_num_threads()
+    seen = []
+    try:
+        npsep.set_num_threads(2)
+        with npsep.threads.blas_pinned():
+            seen.append(npsep.get_num_threads()[1])
+        assert seen == [1] and npsep.get_num_threads()[1] == 2
+    finally:
+        npsep.set_num_threads(before[0])

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from npsep import blocks, reference as R
 from npsep.kernels.conv import depthwise_conv_stats, frame_signal, overlap_add
 from npsep.kernels.masks import RELU, SIGMOID, SOFTMAX, apply_masks
-from npsep.kernels.norm import (add_bias_residual, affine_act, affine_add_stats,
-                                channel_stats, norm_coefficients)
+from npsep.kernels import gemm
+from npsep.kernels.norm import affine_act, affine_add_stats, channel_stats, norm_coefficients
 from npsep.kernels.pyramid import merge_levels_stats
 from npsep.kernels.tac import group_mean, tac_output_residual
 
@@ -130,13 +130,32 @@ def test_affine_add_stats_is_norm_plus_residual(seed, C, L):
 
 
 @SETTINGS
-@given(seed=seeds, C=channels, L=lengths)
-def test_add_bias_residual(seed, C, L):
+@given(seed=seeds, G=st.integers(1, 3), M=st.integers(1, 20), K=st.integers(1, 20),
+       L=st.one_of(lengths, st.integers(500, 1100)), threads=st.integers(1, 3), parallel=st.booleans())
+def test_matmul_kernels_are_grouped_products(seed, G, M, K, L, threads, parallel):
+    """The column-block products: any number of runs and blocks (L > BLOCK crosses blocks),
+    both builds. The sums are checked like channel_stats'; the fused kernel normalises first."""
     rng = np.random.default_rng(seed)
-    y, b, x = rand(rng, C, L), rand(rng, C), rand(rng, C, L)
-    expected = f64(x) + f64(y) + f64(b)[:, None]
-    add_bias_residual(y, b, x)
-    close(x, expected)
+    pick = (lambda k: k.parallel) if parallel else (lambda k: k.serial)
+    w, x, b = rand(rng, M, K), rand(rng, G * K, L), rand(rng, G * M)
+    product = np.einsum("mk,gkl->gml", f64(w), f64(x).reshape(G, K, L)).reshape(G * M, L)
+    scale = np.abs(w).max() * np.abs(x).max() * K  # the terms' magnitude: sums may cancel
+    out = np.empty((G * M, L), np.float32)
+    pick(gemm.matmul)(x, w, b, G, out, threads)
+    close(out, product + f64(b)[:, None], scale=scale)
+
+    sums = np.empty((G * M, 2))
+    pick(gemm.matmul_stats)(x, w, G, out, sums, threads)
+    close(out, product, scale=scale)
+    np.testing.assert_allclose(sums[:, 0], f64(out).sum(1), rtol=1e-9, atol=1e-9 * scale * L)
+    np.testing.assert_allclose(sums[:, 1], (f64(out) ** 2).sum(1), rtol=1e-9)
+
+    mu, sc, beta, slope = rand(rng, G * K), rng.random(G * K).astype(np.float32), rand(rng, G * K), rand(rng, 1)
+    normed = R.prelu((f64(x) - f64(mu)[:, None]) * f64(sc)[:, None] + f64(beta)[:, None], f64(slope))
+    res = rand(rng, G * M, L)
+    expected = f64(res) + np.einsum("mk,gkl->gml", f64(w), normed.reshape(G, K, L)).reshape(G * M, L) + f64(b)[:, None]
+    pick(gemm.norm_act_matmul_add)(x, mu, sc, beta, slope, w, b, G, res, threads)
+    close(res, expected, scale=np.abs(w).max() * np.abs(normed).max() * K + np.abs(expected).max())
 
 
 @SETTINGS

@@ -76,17 +76,6 @@ def affine_add_stats(y, mu, scale, beta, x, sums):
         sums[c, 0], sums[c, 1] = row_sums(dst)
 
 
-@pjit
-def add_bias_residual(y, b, x):
-    """In place ``x[c,l] += y[c,l] + b[c]`` (a 1x1 conv's bias and the block's residual)."""
-    C, L = y.shape
-    for c in prange(C):
-        bc = b[c]
-        src, dst = y[c], x[c]
-        for l in range(L):
-            dst[l] += src[l] + bc
-
-
 def norm_coefficients(sums, length, gamma, beta, groups=1, bias=None, eps=EPS):
     """From the per-channel sums of a ``[C, length]`` map to ``(mu, scale, beta)`` of its GlobLN.
 
