@@ -17,22 +17,32 @@ def apply_masks(z, bias, v, act, out):
     """
     S, E, L = z.shape
     for e in prange(E):
-        t = np.empty(S, dtype=np.float32)
-        for l in range(L):
-            if act == SOFTMAX:
-                m = -np.inf
-                for s in range(S):
-                    t[s] = z[s, e, l] + bias[s, e]
-                    m = max(m, t[s])
-                tot = np.float32(0.0)
-                for s in range(S):
-                    t[s] = np.exp(t[s] - m)
-                    tot += t[s]
-                for s in range(S):
-                    out[s, e, l] = t[s] / tot * v[e, l]
-            elif act == SIGMOID:
-                for s in range(S):
-                    out[s, e, l] = np.float32(1.0) / (np.float32(1.0) + np.exp(-(z[s, e, l] + bias[s, e]))) * v[e, l]
-            else:
-                for s in range(S):
-                    out[s, e, l] = max(z[s, e, l] + bias[s, e], np.float32(0.0)) * v[e, l]
+        ve = v[e]
+        if act == SOFTMAX:  # rows of exps, their running max and sum across sources
+            t = np.empty((S, L), dtype=np.float32)
+            m = np.full(L, -np.inf, dtype=np.float32)
+            for s in range(S):
+                b, zs, ts = bias[s, e], z[s, e], t[s]
+                for l in range(L):
+                    ts[l] = zs[l] + b
+                    m[l] = max(m[l], ts[l])
+            tot = np.zeros(L, dtype=np.float32)
+            for s in range(S):
+                ts = t[s]
+                for l in range(L):
+                    ts[l] = np.exp(ts[l] - m[l])
+                    tot[l] += ts[l]
+            for s in range(S):
+                ts, os = t[s], out[s, e]
+                for l in range(L):
+                    os[l] = ts[l] / tot[l] * ve[l]
+        elif act == SIGMOID:
+            for s in range(S):
+                b, zs, os = bias[s, e], z[s, e], out[s, e]
+                for l in range(L):
+                    os[l] = np.float32(1.0) / (np.float32(1.0) + np.exp(-(zs[l] + b))) * ve[l]
+        else:
+            for s in range(S):
+                b, zs, os = bias[s, e], z[s, e], out[s, e]
+                for l in range(L):
+                    os[l] = max(zs[l] + b, np.float32(0.0)) * ve[l]

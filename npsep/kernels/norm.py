@@ -24,7 +24,7 @@ contiguous row inside, so the inner loops compile to SIMD code.
 import numpy as np
 from numba import prange
 
-from .._jit import pjit, sum_jit
+from .._jit import jit, pjit, sum_jit
 
 EPS = 1e-8
 
@@ -76,6 +76,7 @@ def affine_add_stats(y, mu, scale, beta, x, sums):
         sums[c, 0], sums[c, 1] = row_sums(dst)
 
 
+@jit
 def norm_coefficients(sums, length, gamma, beta, groups=1, bias=None, eps=EPS):
     """From the per-channel sums of a ``[C, length]`` map to ``(mu, scale, beta)`` of its GlobLN.
 
@@ -89,14 +90,23 @@ def norm_coefficients(sums, length, gamma, beta, groups=1, bias=None, eps=EPS):
     ``mu - bias[c]``, so that ``(y - mu[c]) * scale[c]`` normalises ``y + bias``.
     """
     C = sums.shape[0]
-    if bias is not None:
-        b = bias.astype(np.float64)
-        sums = np.stack([sums[:, 0] + length * b, sums[:, 1] + 2 * b * sums[:, 0] + length * b * b], axis=1)
-    g = sums.reshape(groups, C // groups, 2).sum(axis=1) / (C // groups * length)  # [G, 2]
-    var = np.maximum(g[:, 1] - g[:, 0] ** 2, 0.0)
-    per_channel = np.repeat(np.arange(groups), C // groups)
-    mu = g[per_channel, 0]
-    if bias is not None:
-        mu = mu - bias
-    scale = (gamma / np.sqrt(var + eps)[per_channel]).astype(np.float32)
-    return mu.astype(np.float32), scale, beta
+    per = C // groups
+    n = per * length
+    mu = np.empty(C, dtype=np.float32)
+    scale = np.empty(C, dtype=np.float32)
+    for g in range(groups):
+        s, q = 0.0, 0.0
+        for c in range(g * per, (g + 1) * per):
+            if bias is None:
+                s += sums[c, 0]
+                q += sums[c, 1]
+            else:
+                b = np.float64(bias[c])
+                s += sums[c, 0] + length * b
+                q += sums[c, 1] + 2 * b * sums[c, 0] + length * b * b
+        m = s / n
+        inv = 1.0 / np.sqrt(max(q / n - m * m, 0.0) + eps)
+        for c in range(g * per, (g + 1) * per):
+            mu[c] = m if bias is None else m - np.float64(bias[c])
+            scale[c] = gamma[c] * inv
+    return mu, scale, beta
