@@ -146,12 +146,13 @@ def conv1x1_stats(w, x, ws, name, groups=1):
 
 
 def pyramid(blk, u, u_norm, u_act, ws):
-    """Depthwise pyramid + upsample-add of ``act(norm(u))``; returns the merged map and its sums.
+    """Depthwise pyramid + upsample-add of ``act(norm(u))``, in ``u``'s buffer; returns the merged
+    map and its sums.
 
-    Level 0 is a stride-1 depthwise conv of the normalised input, level ``k`` a stride-2
-    depthwise conv of normalised level ``k-1``; every level's raw output goes to one flat
-    buffer ``pyr`` (level ``k`` a C-contiguous ``[C, L_k]`` block) and is normalised only
-    when read.
+    Level 0 is a stride-1 depthwise conv of the normalised input, written over ``u`` (each
+    row is read before it is written); level ``k`` a stride-2 depthwise conv of normalised
+    level ``k-1``, into one flat buffer ``pyr`` (level ``k`` a C-contiguous ``[C, L_k]``
+    block). Levels are normalised only when read, and merged into ``u`` again.
     """
     C, L = u.shape
     depth = len(blk.dw)
@@ -159,21 +160,20 @@ def pyramid(blk, u, u_norm, u_act, ws):
     for _ in range(1, depth):
         lengths.append((lengths[-1] + 1) // 2)
     lengths = np.array(lengths, dtype=np.int64)
-    offsets = np.concatenate([[0], np.cumsum(C * lengths)[:-1]]).astype(np.int64)
-    pyr = ws.get("pyr", (C * int(lengths.sum()),))
+    offsets = np.concatenate([[0, 0], np.cumsum(C * lengths[1:])[:-1]]).astype(np.int64)[:depth]
+    pyr = ws.get("pyr", (C * int(lengths[1:].sum()),))
     sums = ws.get("pyr.sums", (C, 2), np.float64)
     mu = np.empty((depth, C), dtype=np.float32)
     scale = np.empty((depth, C), dtype=np.float32)
     beta = np.empty((depth, C), dtype=np.float32)
     x, (x_mu, x_scale, x_beta), act = u, u_norm, u_act
     for k, (w, b, (gamma, bt)) in enumerate(blk.dw):
-        y = pyr[offsets[k]: offsets[k] + C * lengths[k]].reshape(C, lengths[k])
+        y = u if k == 0 else pyr[offsets[k]: offsets[k] + C * lengths[k]].reshape(C, lengths[k])
         depthwise_conv_stats(x, x_mu, x_scale, x_beta, act, w, b, 1 if k == 0 else 2, y, sums)
         mu[k], scale[k], beta[k] = norm_coefficients(sums, lengths[k], gamma, bt, blk.groups)
         x, x_mu, x_scale, x_beta, act = y, mu[k], scale[k], beta[k], ONE
-    merged = ws.get("merged", (C, L))
-    merge_levels_stats(pyr, offsets, lengths, mu, scale, beta, merged, sums)
-    return merged, sums
+    merge_levels_stats(u, pyr, offsets, lengths, mu, scale, beta, u, sums)
+    return u, sums
 
 
 def _block_core(blk, x, ws):
@@ -191,7 +191,7 @@ def uconv_block(blk, x, ws):  # [C_out, L] -> in place
     if grouped), one pass over column blocks."""
     merged, (mu, scale, beta) = _block_core(blk, x, ws)
     w, b = blk.res
-    gemm.norm_act_matmul_add(merged, mu, scale, beta, blk.final_act, w, b, blk.groups, x, numba.get_num_threads())
+    gemm.norm_act_matmul(merged, mu, scale, beta, blk.final_act, w, b, blk.groups, x, True, numba.get_num_threads())
 
 
 def u_block(blk, x, ws):  # [C_out, L] -> in place

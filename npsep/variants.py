@@ -7,13 +7,15 @@ runs one waveform through it. The readable version of the same computation is
 """
 from types import SimpleNamespace
 
+import numba
 import numpy as np
 
 from . import blocks, layout
 from .blocks import ONE, bias_act, f32, matmul
 from .kernels.conv import frame_signal, overlap_add
-from .kernels.masks import RELU, SIGMOID, SOFTMAX, apply_masks
-from .kernels.norm import affine_act, channel_stats, norm_coefficients
+from .kernels.gemm import norm_act_matmul
+from .kernels.masks import RELU, SIGMOID, SOFTMAX, masked_decoder_frames
+from .kernels.norm import channel_stats, norm_coefficients
 
 ZERO = np.zeros(1, dtype=np.float32)
 """PReLU slope 0: ReLU."""
@@ -54,30 +56,30 @@ def prepare(variant, hp, p):
         plan.block = blocks.uconv_block
 
     # mask logits: a 1x1 conv (improved family) or the channel-axis conv (original family)
+    no_reshape = (np.zeros((0, 0), np.float32), np.zeros(0, np.float32))
     if variant in ("original", "asteroid_sudormrf"):
         plan.reshape = (blocks.conv1x1_params(p, q + "reshape_before_masks")
-                        if hp["out_channels"] != E else None)
+                        if hp["out_channels"] != E else no_reshape)
         plan.mask_w = channel_axis_toeplitz(p[q + "m.weight"])  # [S*E, E]
         plan.mask_b = f32(np.repeat(p[q + "m.bias"], E).reshape(S, E))
-        plan.mask_prelu = None
+        plan.mask_prelu = ONE
         plan.mask_act = MASK_ACT[hp.get("mask_act", "softmax" if S > 1 else "sigmoid")]
     else:
-        plan.reshape = None
+        plan.reshape = no_reshape
         plan.mask_prelu = f32(p[q + "mask_net.0.weight"])
-        plan.zero_bias = np.zeros(hp["out_channels"], np.float32)
         plan.mask_w, b = blocks.conv1x1_params(p, q + "mask_net.1")
         plan.mask_b = f32(b.reshape(S, E))
         plan.mask_act = MASK_ACT[hp.get("mask_act", "relu")]
 
-    # decoder: ConvTranspose1d as frames = W^T z (BLAS), then overlap-add
-    if variant == "original":  # groups = S, weight [S*E, 1, K] -> per source [K, E]
+    # decoder: ConvTranspose1d as frames = W_dec z (a product per column block), then overlap-add
+    if variant == "original":  # groups = S, weight [S*E, 1, K] -> one [K, E] matrix per source
         plan.dec_w = f32(p["decoder.weight"][:, 0, :].reshape(S, E, K).transpose(0, 2, 1))
         plan.dec_b = f32(p["decoder.bias"])
-    elif asteroid:  # one [E, 1, K] filterbank shared by every source
-        plan.dec_w = f32(p["decoder.filterbank._filters"][:, 0, :].T)  # [K, E]
+    elif asteroid:  # one [E, 1, K] filterbank shared by every source: [1, K, E]
+        plan.dec_w = f32(p["decoder.filterbank._filters"][:, 0, :].T[None])
         plan.dec_b = np.zeros(S, np.float32)
-    else:  # groups = 1, weight [S*E, S, K] -> [S*K, S*E]: one matrix product for all sources
-        plan.dec_w = f32(p["decoder.weight"].transpose(1, 2, 0).reshape(S * K, S * E))
+    else:  # groups = 1, weight [S*E, S, K] -> [1, S*K, S*E]: one matrix product for all sources
+        plan.dec_w = f32(p["decoder.weight"].transpose(1, 2, 0).reshape(1, S * K, S * E))
         plan.dec_b = np.zeros(S, np.float32)
     return plan
 
@@ -100,6 +102,7 @@ def forward_item(plan, x, ws):  # [T] -> [S, T]
     T = x.shape[0]
     L = (layout.padded_length(plan.variant, plan.hp, T) - 1) // hop + 1
 
+    threads = numba.get_num_threads()
     frames = ws.get("frames", (K, L))
     frame_signal(x, K, hop, frames)  # zeros past T are the padding
     v = ws.get("v", (E, L))  # encoder output, kept for the masks
@@ -109,36 +112,15 @@ def forward_item(plan, x, ws):  # [T] -> [S, T]
 
     sums = ws.get("v.sums", (E, 2), np.float64)
     channel_stats(v, sums)
-    n = ws.get("v.norm", (E, L))
-    affine_act(v, *norm_coefficients(sums, L, *plan.ln), ONE, n)
     y = ws.get("y", (plan.bottleneck[0].shape[0], L))
-    matmul(plan.bottleneck[0], n, y, bias=plan.bottleneck[1])
+    norm_act_matmul(v, *norm_coefficients(sums, L, *plan.ln), ONE, *plan.bottleneck, 1, y, False, threads)
 
     for blk in plan.blocks:
         plan.block(blk, y, ws)
 
-    z = ws.get("z", (S * E, L))
-    if plan.mask_prelu is not None:
-        t = ws.get("y.act", y.shape)
-        bias_act(y, plan.zero_bias, plan.mask_prelu, t)
-        matmul(plan.mask_w, t, z)
-    else:
-        if plan.reshape is not None:
-            t = ws.get("y.reshaped", (E, L))
-            matmul(plan.reshape[0], y, t, bias=plan.reshape[1])
-            y = t
-        matmul(plan.mask_w, y, z)
-    z = z.reshape(S, E, L)
-    apply_masks(z, plan.mask_b, v, plan.mask_act, z)
-
-    fr = ws.get("dec.frames", (S, K, L))
-    if plan.variant == "original":  # a filterbank per source
-        for s in range(S):
-            matmul(plan.dec_w[s], z[s], fr[s])
-    elif plan.variant.startswith("asteroid"):  # one filterbank shared by every source
-        matmul(plan.dec_w, z.reshape(S * E, L), fr.reshape(S * K, L), groups=S)
-    else:  # every source's frames from every source's masked features
-        matmul(plan.dec_w, z.reshape(S * E, L), fr.reshape(S * K, L))
+    dec_frames = ws.get("dec.frames", (S * K, L))
+    masked_decoder_frames(y, plan.mask_prelu, *plan.reshape, plan.mask_w, plan.mask_b, v, plan.mask_act,
+                          plan.dec_w, dec_frames, threads)
     out = np.empty((S, T), dtype=np.float32)
-    overlap_add(fr, hop, K // 2, plan.dec_b, out)
+    overlap_add(dec_frames.reshape(S, K, L), hop, K // 2, plan.dec_b, out)
     return out

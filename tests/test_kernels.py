@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from npsep import blocks, reference as R
 from npsep.kernels.conv import depthwise_conv_stats, frame_signal, overlap_add
-from npsep.kernels.masks import RELU, SIGMOID, SOFTMAX, apply_masks
+from npsep.kernels.masks import RELU, SIGMOID, SOFTMAX, masked_decoder_frames
 from npsep.kernels import gemm
 from npsep.kernels.norm import affine_act, affine_add_stats, channel_stats, norm_coefficients
 from npsep.kernels.pyramid import merge_levels_stats
@@ -153,30 +153,35 @@ def test_matmul_kernels_are_grouped_products(seed, G, M, K, L, threads, parallel
     mu, sc, beta, slope = rand(rng, G * K), rng.random(G * K).astype(np.float32), rand(rng, G * K), rand(rng, 1)
     normed = R.prelu((f64(x) - f64(mu)[:, None]) * f64(sc)[:, None] + f64(beta)[:, None], f64(slope))
     res = rand(rng, G * M, L)
-    expected = f64(res) + np.einsum("mk,gkl->gml", f64(w), normed.reshape(G, K, L)).reshape(G * M, L) + f64(b)[:, None]
-    pick(gemm.norm_act_matmul_add)(x, mu, sc, beta, slope, w, b, G, res, threads)
-    close(res, expected, scale=np.abs(w).max() * np.abs(normed).max() * K + np.abs(expected).max())
+    product = np.einsum("mk,gkl->gml", f64(w), normed.reshape(G, K, L)).reshape(G * M, L) + f64(b)[:, None]
+    scale = np.abs(w).max() * np.abs(normed).max() * K + np.abs(b).max()
+    pick(gemm.norm_act_matmul)(x, mu, sc, beta, slope, w, b, G, out, False, threads)
+    close(out, product, scale=scale)
+    expected = product + f64(res)
+    pick(gemm.norm_act_matmul)(x, mu, sc, beta, slope, w, b, G, res, True, threads)  # a residual
+    close(res, expected, scale=scale + np.abs(expected).max())
 
 
 @SETTINGS
-@given(seed=seeds, C=channels, L=lengths, stride=st.sampled_from([1, 2]), per_channel=st.booleans())
-def test_depthwise_conv_of_normalised_input(seed, C, L, stride, per_channel):
+@given(seed=seeds, C=channels, L=lengths, stride=st.sampled_from([1, 2]), per_channel=st.booleans(),
+       in_place=st.booleans())
+def test_depthwise_conv_of_normalised_input(seed, C, L, stride, per_channel, in_place):
     rng = np.random.default_rng(seed)
     x, w, b = rand(rng, C, L), rand(rng, C, 1, 5), rand(rng, C)
     gamma, beta, slope = rand(rng, C) + 1, rand(rng, C), rand(rng, C if per_channel else 1)
     sums = np.empty((C, 2))
     channel_stats(x, sums)
-    y = np.empty((C, (L - 1) // stride + 1), np.float32)
-    depthwise_conv_stats(x, *norm_coefficients(sums, L, gamma, beta), slope, w[:, 0], b, stride, y, sums)
     u = R.prelu(R.glob_ln(f64(x), f64(gamma), f64(beta)), f64(slope))
+    y = x if in_place and stride == 1 else np.empty((C, (L - 1) // stride + 1), np.float32)
+    depthwise_conv_stats(x, *norm_coefficients(sums, L, gamma, beta), slope, w[:, 0], b, stride, y, sums)
     expected = R.depthwise_conv(u, f64(w), f64(b), stride)
     close(y, expected, rtol=3e-5)
     np.testing.assert_allclose(sums[:, 0], f64(y).sum(1), rtol=1e-6, atol=1e-6 * L)
 
 
 @SETTINGS
-@given(seed=seeds, C=channels, L=lengths, Q=st.integers(1, 5))
-def test_merge_levels_is_the_upsample_add_chain(seed, C, L, Q):
+@given(seed=seeds, C=channels, L=lengths, Q=st.integers(1, 5), in_place=st.booleans())
+def test_merge_levels_is_the_upsample_add_chain(seed, C, L, Q, in_place):
     rng = np.random.default_rng(seed)
     lengths_ = [L]
     for _ in range(1, Q):
@@ -190,25 +195,51 @@ def test_merge_levels_is_the_upsample_add_chain(seed, C, L, Q):
     while len(normed) > 1:
         coarse = normed.pop()
         normed[-1] = R.upsample_add(normed[-1], coarse)
-    sizes = np.array([C * n for n in lengths_])
-    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-    out, sums = np.empty((C, L), np.float32), np.empty((C, 2))
-    flat = np.concatenate([d.ravel() for d in levels])
-    merge_levels_stats(flat, offsets, np.array(lengths_, dtype=np.int64), mu, scale, beta, out, sums)
+    sizes = np.array([C * n for n in lengths_[1:]], dtype=np.int64)
+    offsets = np.concatenate([[0, 0], np.cumsum(sizes)[:-1]]).astype(np.int64)[:Q]  # level 0 is d0
+    d0 = levels[0].copy()
+    out, sums = d0 if in_place else np.empty((C, L), np.float32), np.empty((C, 2))
+    flat = np.concatenate([d.ravel() for d in levels[1:]] + [np.empty(0, np.float32)])
+    merge_levels_stats(d0, flat, offsets, np.array(lengths_, dtype=np.int64), mu, scale, beta, out, sums)
     close(out, normed[0], scale=terms)
     np.testing.assert_allclose(sums[:, 1], (f64(out) ** 2).sum(1), rtol=1e-6)
 
 
 @SETTINGS
-@given(seed=seeds, S=st.integers(1, 4), E=channels, L=lengths, act=st.sampled_from(["relu", "softmax", "sigmoid"]))
-def test_apply_masks(seed, S, E, L, act):
+@given(seed=seeds, S=st.integers(1, 4), E=st.integers(1, 12), C=st.integers(1, 12),
+       L=st.one_of(lengths, st.integers(500, 700)), act=st.sampled_from(["relu", "softmax", "sigmoid"]),
+       decoder=st.sampled_from(["improved", "original", "asteroid"]), reshape=st.booleans(),
+       per_channel=st.booleans(), threads=st.integers(1, 3), parallel=st.booleans())
+def test_masked_decoder_frames_is_masks_then_decoder_product(seed, S, E, C, L, act, decoder, reshape,
+                                                             per_channel, threads, parallel):
     rng = np.random.default_rng(seed)
-    z, bias, v = rand(rng, S, E, L) * 3, rand(rng, S, E), rand(rng, E, L)
-    logits = f64(z) + f64(bias)[:, :, None]
-    mask = {"relu": R.relu, "softmax": R.softmax_sources, "sigmoid": R.sigmoid}[act](logits)
-    out = np.empty_like(z)
-    apply_masks(z, bias, v, {"relu": RELU, "softmax": SOFTMAX, "sigmoid": SIGMOID}[act], out)
-    close(out, mask * f64(v)[None])
+    K = 5
+    y, slope, v = rand(rng, C, L), rand(rng, C if per_channel else 1), rand(rng, E, L)
+    t = R.prelu(f64(y), f64(slope))
+    if reshape:  # the original family's reshape_before_masks conv
+        w_r, b_r = rand(rng, E, C), rand(rng, E)
+        t = f64(w_r) @ t + f64(b_r)[:, None]
+    else:
+        w_r, b_r = np.zeros((0, 0), np.float32), np.zeros(0, np.float32)
+    w_m, b_m = rand(rng, S * E, t.shape[0]), rand(rng, S, E)
+    logits = (f64(w_m) @ t).reshape(S, E, L) + f64(b_m)[:, :, None]
+    masked = {"relu": R.relu, "softmax": R.softmax_sources, "sigmoid": R.sigmoid}[act](logits) * f64(v)[None]
+    if decoder == "improved":  # one [S*K, S*E] matrix for all sources
+        w_d = rand(rng, 1, S * K, S * E)
+        expected = f64(w_d[0]) @ masked.reshape(S * E, L)
+    elif decoder == "original":  # a [K, E] matrix per source
+        w_d = rand(rng, S, K, E)
+        expected = np.concatenate([f64(w_d[s]) @ masked[s] for s in range(S)])
+    else:  # one [K, E] matrix shared by the sources
+        w_d = rand(rng, 1, K, E)
+        expected = np.concatenate([f64(w_d[0]) @ masked[s] for s in range(S)])
+    frames = np.empty((S * K, L), np.float32)
+    kernel = masked_decoder_frames.parallel if parallel else masked_decoder_frames.serial
+    kernel(y, slope, w_r, b_r, w_m, b_m, v, {"relu": RELU, "softmax": SOFTMAX, "sigmoid": SIGMOID}[act],
+           w_d, frames, threads)
+    # the logits are sums that may cancel before the mask: judge against their terms' size
+    terms = np.abs(w_m).max() * np.abs(t).max() * t.shape[0] + np.abs(b_m).max()
+    close(frames, expected, rtol=2e-5, scale=np.abs(w_d).max() * w_d.shape[2] * np.abs(v).max() * max(terms, 1.0))
 
 
 @SETTINGS

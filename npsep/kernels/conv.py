@@ -1,8 +1,8 @@
 """Convolution kernels: encoder framing, depthwise convolution, decoder overlap-add.
 
-The dense parts of SuDoRM-RF's convolutions are matrix products done by BLAS
-(``np.matmul`` on C-contiguous ``[C, L]`` maps, no transposes); these kernels do
-what is left around them.
+The dense parts of SuDoRM-RF's convolutions are matrix products on C-contiguous
+``[C, L]`` maps, no transposes (:mod:`npsep.kernels.gemm`); these kernels do what is
+left around them.
 """
 import numpy as np
 from numba import prange
@@ -35,6 +35,7 @@ def depthwise_conv_stats(x, mu, scale, beta, slope, w, b, stride, y, sums):
     on the fly (so the normalised map is never written), and
     ``y[c,l] = b[c] + sum_{j<5} w[c,j] u[c, l*stride + j - 2]``.
     ``x [C, L_in]``, ``w [C, 5]``, ``y [C, ceil(L_in / stride)]``, ``sums [C, 2]`` (float64).
+    ``y`` may be ``x`` when ``stride`` is 1: each row is copied into a padded buffer first.
 
     Each output is one expression over five neighbours, so the loop over ``l`` runs in SIMD
     lanes. For stride 2 the padded row is first split into its even and odd samples, which

@@ -11,8 +11,8 @@ still in cache, in the same pass:
 * :func:`matmul` adds the bias: ``Y = W X + b``;
 * :func:`matmul_stats` takes the GlobLN sums of ``Y`` (the bias is folded into the
   norm later, see :func:`npsep.kernels.norm.norm_coefficients`);
-* :func:`norm_act_matmul_add` normalises and activates its input block first and adds
-  the product into a residual: ``X += W prelu((Y - mu) * scale + beta) + b``.
+* :func:`norm_act_matmul` normalises and activates its input block first, and may add
+  the product into a residual: ``X (+)= W prelu((Y - mu) * scale + beta) + b``.
 
 With ``groups = G`` the rows of ``X`` (and of ``Y``) are ``G`` equal groups and each is
 multiplied by the same ``W`` (the shared U-ConvBlock of a group-communication block).
@@ -71,6 +71,30 @@ def column_runs(L, threads):
     return runs, -(-per_run // blocks)
 
 
+@jit
+def add_bias_columns(x, b, lo, hi):
+    """``x[c, lo:hi] += b[c]``."""
+    for c in range(x.shape[0]):
+        bc = b[c]
+        row = x[c]
+        for l in range(lo, hi):
+            row[l] += bc
+
+
+@jit
+def norm_act_columns(y, lo, hi, mu, scale, beta, slope, t):
+    """``t[c, :hi-lo] = prelu((y[c, lo:hi] - mu[c]) * scale[c] + beta[c], slope)``: one column
+    block of a normalised and activated map, into a buffer (``slope`` shared ``[1]`` or ``[C]``)."""
+    n = hi - lo
+    for c in range(y.shape[0]):
+        a = slope[c] if slope.shape[0] > 1 else slope[0]
+        m, sc, bc = mu[c], scale[c], beta[c]
+        src, dst = y[c, lo:hi], t[c]
+        for l in range(n):
+            v = (src[l] - m) * sc + bc
+            dst[l] = v if v > 0 else a * v
+
+
 @pjit
 def matmul(x, w, b, groups, out, threads):
     """``out_g = W x_g + b`` for each of ``groups`` row groups: ``x [G*K, L]``, ``w [M, K]``,
@@ -84,11 +108,7 @@ def matmul(x, w, b, groups, out, threads):
             hi = min(lo + width, (r + 1) * per_run, L)
             for g in range(groups):
                 gemm(w, x[g * K:(g + 1) * K, lo:hi], out[g * M:(g + 1) * M, lo:hi], 0.0)
-            for c in range(out.shape[0]):
-                bc = b[c]
-                row = out[c]
-                for l in range(lo, hi):
-                    row[l] += bc
+            add_bias_columns(out, b, lo, hi)
 
 
 @pjit
@@ -118,12 +138,14 @@ def matmul_stats(x, w, groups, out, sums, threads):
 
 
 @pjit
-def norm_act_matmul_add(y, mu, scale, beta, slope, w, b, groups, x, threads):
-    """``x_g += W prelu((y_g - mu) * scale + beta, slope) + b`` for each row group, in place.
+def norm_act_matmul(y, mu, scale, beta, slope, w, b, groups, out, accumulate, threads):
+    """``out_g (+)= W prelu((y_g - mu) * scale + beta, slope) + b`` for each row group.
 
     ``y [G*K, L]`` with its per-channel norm coefficients ``mu, scale, beta [G*K]`` and PReLU
-    ``slope`` (shared ``[1]`` or ``[G*K]``); ``w [M, K]``, ``b [G*M]``, ``x [G*M, L]``.
-    Each block of ``y``'s columns is normalised into a small buffer and multiplied at once.
+    ``slope`` (shared ``[1]`` or ``[G*K]``); ``w [M, K]``, ``b [G*M]``, ``out [G*M, L]``, which
+    is overwritten, or added to when ``accumulate`` (a residual connection). Each block of
+    ``y``'s columns is normalised into a small buffer and multiplied at once, so the
+    normalised map is never written out.
     """
     C, L = y.shape
     M, K = w.shape
@@ -133,18 +155,7 @@ def norm_act_matmul_add(y, mu, scale, beta, slope, w, b, groups, x, threads):
         t = np.empty((C, width), dtype=np.float32)
         for lo in range(r * per_run, min(L, (r + 1) * per_run), width):
             hi = min(lo + width, (r + 1) * per_run, L)
-            n = hi - lo
-            for c in range(C):
-                a = slope[c] if slope.shape[0] > 1 else slope[0]
-                m, sc, bc = mu[c], scale[c], beta[c]
-                src, dst = y[c, lo:hi], t[c]
-                for l in range(n):
-                    v = (src[l] - m) * sc + bc
-                    dst[l] = v if v > 0 else a * v
+            norm_act_columns(y, lo, hi, mu, scale, beta, slope, t)
             for g in range(groups):
-                gemm(w, t[g * K:(g + 1) * K, :n], x[g * M:(g + 1) * M, lo:hi], 1.0)
-            for c in range(x.shape[0]):
-                bc = b[c]
-                row = x[c]
-                for l in range(lo, hi):
-                    row[l] += bc
+                gemm(w, t[g * K:(g + 1) * K, :hi - lo], out[g * M:(g + 1) * M, lo:hi], 1.0 if accumulate else 0.0)
+            add_bias_columns(out, b, lo, hi)

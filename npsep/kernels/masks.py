@@ -1,48 +1,97 @@
-"""Mask nonlinearity, fused with the mask bias and the product with the encoder output."""
+"""The network's tail, fused: mask logits, mask nonlinearity, masking, and the decoder's product.
+
+For each block of columns (frames), on Numba's threads, in one pass:
+
+1. ``t = prelu(y)`` (the improved family's mask PReLU; a slope of 1 for the original family),
+   and for the original family with ``C_out != E`` the ``reshape_before_masks`` 1x1 conv;
+2. mask logits ``z = W_mask t`` (a 1x1 conv, or the original's channel-axis conv as a
+   Toeplitz matrix), then ``z[s,e] = act(z[s,e] + bias[s,e]) * v[e]``: the mask applied to
+   the encoder output ``v``;
+3. the decoder's frames ``F = W_dec z`` (its ConvTranspose1d as a matrix product; overlap-add
+   follows in :func:`npsep.kernels.conv.overlap_add`).
+
+No ``[S*E, L]`` map is ever written: the block's logits live in a small buffer.
+"""
 import numpy as np
 from numba import prange
 
-from .._jit import pjit
+from .._jit import jit, pjit
+from .gemm import add_bias_columns, column_runs, gemm, norm_act_columns
 
 RELU, SOFTMAX, SIGMOID = 0, 1, 2
 
 
-@pjit
-def apply_masks(z, bias, v, act, out):
-    """``out[s,e,l] = mask[s,e,l] * v[e,l]`` where ``mask = act(z + bias)``.
+@jit
+def mask_columns(z, bias, v, lo, act):
+    """In place ``z[s*E + e, l] = act(z[s*E + e, l] + bias[s, e]) * v[e, lo + l]``.
 
-    ``z [S, E, L]`` (mask logits without bias), ``bias [S, E]``, ``v [E, L]`` encoder output,
-    ``act``: ``RELU`` (``max(0, .)``), ``SOFTMAX`` (across the ``S`` sources at each ``(e, l)``)
-    or ``SIGMOID``. ``out`` may be ``z``.
+    ``z [S*E, n]`` is a block of mask logits (without bias), ``bias [S, E]``, ``v [E, L]`` the
+    encoder output; ``act``: ``RELU`` (``max(0, .)``), ``SOFTMAX`` (across the ``S`` sources at
+    each ``(e, l)``) or ``SIGMOID``.
     """
-    S, E, L = z.shape
-    for e in prange(E):
-        ve = v[e]
-        if act == SOFTMAX:  # rows of exps, their running max and sum across sources
-            t = np.empty((S, L), dtype=np.float32)
-            m = np.full(L, -np.inf, dtype=np.float32)
+    S, E = bias.shape
+    n = z.shape[1]
+    for e in range(E):
+        ve = v[e, lo:lo + n]
+        if act == SOFTMAX:  # running max and sum across sources, along the row
+            m = np.full(n, -np.inf, dtype=np.float32)
             for s in range(S):
-                b, zs, ts = bias[s, e], z[s, e], t[s]
-                for l in range(L):
-                    ts[l] = zs[l] + b
-                    m[l] = max(m[l], ts[l])
-            tot = np.zeros(L, dtype=np.float32)
+                b, zs = bias[s, e], z[s * E + e]
+                for l in range(n):
+                    zs[l] = zs[l] + b
+                    m[l] = max(m[l], zs[l])
+            tot = np.zeros(n, dtype=np.float32)
             for s in range(S):
-                ts = t[s]
-                for l in range(L):
-                    ts[l] = np.exp(ts[l] - m[l])
-                    tot[l] += ts[l]
+                zs = z[s * E + e]
+                for l in range(n):
+                    zs[l] = np.exp(zs[l] - m[l])
+                    tot[l] += zs[l]
             for s in range(S):
-                ts, os = t[s], out[s, e]
-                for l in range(L):
-                    os[l] = ts[l] / tot[l] * ve[l]
+                zs = z[s * E + e]
+                for l in range(n):
+                    zs[l] = zs[l] / tot[l] * ve[l]
         elif act == SIGMOID:
             for s in range(S):
-                b, zs, os = bias[s, e], z[s, e], out[s, e]
-                for l in range(L):
-                    os[l] = np.float32(1.0) / (np.float32(1.0) + np.exp(-(zs[l] + b))) * ve[l]
+                b, zs = bias[s, e], z[s * E + e]
+                for l in range(n):
+                    zs[l] = np.float32(1.0) / (np.float32(1.0) + np.exp(-(zs[l] + b))) * ve[l]
         else:
             for s in range(S):
-                b, zs, os = bias[s, e], z[s, e], out[s, e]
-                for l in range(L):
-                    os[l] = max(zs[l] + b, np.float32(0.0)) * ve[l]
+                b, zs = bias[s, e], z[s * E + e]
+                for l in range(n):
+                    zs[l] = max(zs[l] + b, np.float32(0.0)) * ve[l]
+
+
+@pjit
+def masked_decoder_frames(y, slope, w_reshape, b_reshape, w_mask, b_mask, v, act, w_dec, frames, threads):
+    """The decoder's frames of the masked encoder output, from the separator's output ``y``.
+
+    ``y [C, L]``; ``slope`` the mask PReLU's (``[1]`` or ``[C]``); ``w_reshape [E, C]``,
+    ``b_reshape [E]`` (a ``[0, 0]`` matrix for none); ``w_mask [S*E, E or C]``, ``b_mask [S, E]``;
+    ``v [E, L]``; ``act`` as in :func:`mask_columns`; ``w_dec [D, R, Cc]``: with ``D = 1`` one
+    matrix applied to each of the ``S*E / Cc`` row groups of the masked map (``Cc = S*E``: a
+    single product), with ``D = S`` one matrix per source; ``frames [S*E / Cc * R, L]``.
+    """
+    C, L = y.shape
+    SE = w_mask.shape[0]
+    D, R, Cc = w_dec.shape
+    zero, one = np.zeros(C, dtype=np.float32), np.ones(C, dtype=np.float32)
+    runs, width = column_runs(L, threads)
+    per_run = -(-L // runs)
+    for r in prange(runs):
+        t = np.empty((C, width), dtype=np.float32)
+        t2 = np.empty((w_reshape.shape[0], width), dtype=np.float32)
+        z = np.empty((SE, width), dtype=np.float32)
+        for lo in range(r * per_run, min(L, (r + 1) * per_run), width):
+            hi = min(lo + width, (r + 1) * per_run, L)
+            n = hi - lo
+            norm_act_columns(y, lo, hi, zero, one, zero, slope, t)
+            src = t[:, :n]
+            if w_reshape.shape[0] > 0:
+                gemm(w_reshape, src, t2[:, :n], 0.0)
+                add_bias_columns(t2, b_reshape, 0, n)
+                src = t2[:, :n]
+            gemm(w_mask, src, z[:, :n], 0.0)
+            mask_columns(z[:, :n], b_mask, v, lo, act)
+            for g in range(SE // Cc):
+                gemm(w_dec[g if D > 1 else 0], z[g * Cc:(g + 1) * Cc, :n], frames[g * R:(g + 1) * R, lo:hi], 0.0)

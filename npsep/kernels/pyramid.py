@@ -17,13 +17,14 @@ from .norm import row_sums
 
 
 @pjit
-def merge_levels_stats(pyr, offsets, lengths, mu, scale, beta, out, sums):
+def merge_levels_stats(d0, pyr, offsets, lengths, mu, scale, beta, out, sums):
     """``out[c,l] = GlobLN_0(d_0)[c,l] + (GlobLN_1(d_1)[c, l>>1] + (...))``, with the sums of ``out``.
 
-    ``pyr`` is one flat buffer holding every level's raw (un-normalised) depthwise output,
-    level ``k`` as a C-contiguous ``[C, lengths[k]]`` block from ``offsets[k]``; ``mu [Q, C]``,
-    ``scale [Q, C]``, ``beta [Q, C]`` are each level's norm coefficients; ``out [C, L_0]``.
-    Each channel is merged coarse to fine through two row buffers.
+    ``d0 [C, L_0]`` is level 0's raw (un-normalised) depthwise output; ``pyr`` is one flat
+    buffer holding the coarser levels', level ``k >= 1`` as a C-contiguous ``[C, lengths[k]]``
+    block from ``offsets[k]``; ``mu [Q, C]``, ``scale [Q, C]``, ``beta [Q, C]`` are each
+    level's norm coefficients; ``out [C, L_0]`` may be ``d0`` (every value of ``d0`` is read
+    just before it is overwritten). Each channel is merged coarse to fine through two row buffers.
     """
     C, L = out.shape
     Q = offsets.shape[0]
@@ -32,20 +33,20 @@ def merge_levels_stats(pyr, offsets, lengths, mu, scale, beta, out, sums):
         nxt = np.empty(L, dtype=np.float32)
         q = Q - 1
         n = lengths[q]
-        base = offsets[q] + c * n
+        src = d0[c] if q == 0 else pyr[offsets[q] + c * n: offsets[q] + (c + 1) * n]
         m, sc, bt = mu[q, c], scale[q, c], beta[q, c]
         for i in range(n):
-            acc[i] = (pyr[base + i] - m) * sc + bt
+            acc[i] = (src[i] - m) * sc + bt
         for q in range(Q - 2, -1, -1):
             n = lengths[q]
-            base = offsets[q] + c * n
+            src = d0[c] if q == 0 else pyr[offsets[q] + c * n: offsets[q] + (c + 1) * n]
             m, sc, bt = mu[q, c], scale[q, c], beta[q, c]
             dst = out[c] if q == 0 else nxt
             for i in range(n // 2):
-                dst[2 * i] = (pyr[base + 2 * i] - m) * sc + bt + acc[i]
-                dst[2 * i + 1] = (pyr[base + 2 * i + 1] - m) * sc + bt + acc[i]
+                dst[2 * i] = (src[2 * i] - m) * sc + bt + acc[i]
+                dst[2 * i + 1] = (src[2 * i + 1] - m) * sc + bt + acc[i]
             if n % 2:
-                dst[n - 1] = (pyr[base + n - 1] - m) * sc + bt + acc[n // 2]
+                dst[n - 1] = (src[n - 1] - m) * sc + bt + acc[n // 2]
             if q > 0:
                 acc, nxt = nxt, acc
         if Q == 1:
