@@ -6,9 +6,8 @@ as the norms allow (see ``docs/kernels.md``):
 
 * a 1x1 conv is a matrix product on Numba's threads (:mod:`npsep.kernels.gemm`) into a
   reused buffer; when a norm follows, its bias is never added to the map but folded
-  into the norm's mean, and the statistics are taken as the product's columns are written;
-* the final norm + PReLU of a U-ConvBlock, its residual 1x1 conv and the residual sum are
-  one pass over column blocks;
+  into the norm's mean, and the statistics are taken in one read-only pass;
+* a residual 1x1 conv adds its product straight into the residual map;
 * a normalisation is never written out when its only reader is a kernel: the
   reader applies ``act((y - mu) * scale + beta)`` on the fly;
 * the whole upsample-add chain is one pass.
@@ -24,9 +23,12 @@ import numpy as np
 
 from .kernels import gemm
 from .kernels.conv import depthwise_conv_stats
-from .kernels.norm import affine_act, affine_add_stats, norm_coefficients
+from .kernels.norm import affine_act, affine_add_stats, channel_stats, norm_coefficients
 from .kernels.pyramid import merge_levels_stats
 from .kernels.tac import group_mean, tac_output_residual
+
+NO_BIAS = np.zeros(0, dtype=np.float32)
+"""A conv without bias, for :func:`matmul`."""
 
 ONE = np.ones(1, dtype=np.float32)
 """PReLU slope 1: the identity (``max(0,x) + 1 * min(0,x) == x`` exactly)."""
@@ -127,10 +129,10 @@ def prepare_gc_block(p, depth, groups):
 
 # --- blocks --------------------------------------------------------------------------------
 
-def matmul(w, x, out, groups=1, bias=None):
-    """``out_g = W x_g (+ bias)`` for each of ``groups`` row groups: ``W [C_o, C_i]``,
-    ``x [G*C_i, L]``, ``out [G*C_o, L]``, ``bias [G*C_o]``."""
-    gemm.matmul(x, w, _zeros(out.shape[0]) if bias is None else bias, groups, out, numba.get_num_threads())
+def matmul(w, x, out, groups=1, bias=None, accumulate=False):
+    """``out_g (+)= W x_g (+ bias)`` for each of ``groups`` row groups: ``W [C_o, C_i]``,
+    ``x [G*C_i, L]``, ``out [G*C_o, L]``, ``bias [G*C_o]``; ``accumulate``: add to ``out``."""
+    gemm.matmul(x, w, NO_BIAS if bias is None else bias, groups, out, accumulate, numba.get_num_threads())
 
 
 def conv1x1_stats(w, x, ws, name, groups=1):
@@ -140,8 +142,9 @@ def conv1x1_stats(w, x, ws, name, groups=1):
     (``bias=``), which saves a pass over the map.
     """
     y = ws.get(name, (groups * w.shape[0], x.shape[1]))
+    matmul(w, x, y, groups)
     sums = ws.get(name + ".sums", (y.shape[0], 2), np.float64)
-    gemm.matmul_stats(x, w, groups, y, sums, numba.get_num_threads())
+    channel_stats(y, sums)
     return y, sums
 
 
@@ -188,10 +191,11 @@ def _block_core(blk, x, ws):
 
 def uconv_block(blk, x, ws):  # [C_out, L] -> in place
     """Improved U-ConvBlock, in place: ``x += W_res PReLU(final_norm(core(x))) + b_res`` (per group,
-    if grouped), one pass over column blocks."""
-    merged, (mu, scale, beta) = _block_core(blk, x, ws)
+    if grouped)."""
+    merged, coefficients = _block_core(blk, x, ws)
+    affine_act(merged, *coefficients, blk.final_act, merged)
     w, b = blk.res
-    gemm.norm_act_matmul(merged, mu, scale, beta, blk.final_act, w, b, blk.groups, x, True, numba.get_num_threads())
+    matmul(w, merged, x, blk.groups, bias=b, accumulate=True)
 
 
 def u_block(blk, x, ws):  # [C_out, L] -> in place

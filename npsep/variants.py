@@ -113,7 +113,7 @@ def forward_item(plan, x, ws):  # [T] -> [S, T]
     sums = ws.get("v.sums", (E, 2), np.float64)
     channel_stats(v, sums)
     y = ws.get("y", (plan.bottleneck[0].shape[0], L))
-    norm_act_matmul(v, *norm_coefficients(sums, L, *plan.ln), ONE, *plan.bottleneck, 1, y, False, threads)
+    norm_act_matmul(v, *norm_coefficients(sums, L, *plan.ln), ONE, *plan.bottleneck, y, threads)
 
     for blk in plan.blocks:
         plan.block(blk, y, ws)

@@ -1,18 +1,19 @@
-"""Matrix products on Numba's threads, fused with what reads or writes their columns.
+"""Matrix products on Numba's threads.
 
 Every 1x1 convolution of SuDoRM-RF is a matrix product ``Y = W X`` on a ``[C, L]`` map.
 These kernels split the ``L`` columns into blocks, give each Numba thread a contiguous
 run of blocks, and call single-threaded SGEMM (SciPy's BLAS, through
 ``scipy.linalg.cython_blas``) on each block. So one pool of threads does all of npsep's
 work: there is no second pool (OpenBLAS's) to wake up after every kernel and fight
-for the cores, and what must happen to a product's columns happens while they are
-still in cache, in the same pass:
+for the cores.
 
-* :func:`matmul` adds the bias: ``Y = W X + b``;
-* :func:`matmul_stats` takes the GlobLN sums of ``Y`` (the bias is folded into the
-  norm later, see :func:`npsep.kernels.norm.norm_coefficients`);
-* :func:`norm_act_matmul` normalises and activates its input block first, and may add
-  the product into a residual: ``X (+)= W prelu((Y - mu) * scale + beta) + b``.
+* :func:`matmul`: ``Y (+)= W X + b``, the bias added to each block as it is written;
+* :func:`norm_act_matmul`: ``Y = W prelu((X - mu) * scale + beta) + b``, each block of ``X``
+  normalised into a small buffer first, so the normalised map is never written.
+
+Fusing more into the blocks (the GlobLN sums of ``Y``, or a normalisation that can be done
+in place) measured *slower* on 2 cores than a separate parallel pass over the map: the
+SGEMM calls run best with nothing else between them.
 
 With ``groups = G`` the rows of ``X`` (and of ``Y``) are ``G`` equal groups and each is
 multiplied by the same ``W`` (the shared U-ConvBlock of a group-communication block).
@@ -96,9 +97,10 @@ def norm_act_columns(y, lo, hi, mu, scale, beta, slope, t):
 
 
 @pjit
-def matmul(x, w, b, groups, out, threads):
-    """``out_g = W x_g + b`` for each of ``groups`` row groups: ``x [G*K, L]``, ``w [M, K]``,
-    ``b [G*M]``, ``out [G*M, L]``."""
+def matmul(x, w, b, groups, out, accumulate, threads):
+    """``out_g (+)= W x_g + b`` for each of ``groups`` row groups: ``x [G*K, L]``, ``w [M, K]``,
+    ``b [G*M]`` (or ``[0]``: no bias), ``out [G*M, L]``, overwritten or, when ``accumulate``,
+    added to (a residual connection)."""
     L = x.shape[1]
     M, K = w.shape
     runs, width = column_runs(L, threads)
@@ -107,48 +109,21 @@ def matmul(x, w, b, groups, out, threads):
         for lo in range(r * per_run, min(L, (r + 1) * per_run), width):
             hi = min(lo + width, (r + 1) * per_run, L)
             for g in range(groups):
-                gemm(w, x[g * K:(g + 1) * K, lo:hi], out[g * M:(g + 1) * M, lo:hi], 0.0)
-            add_bias_columns(out, b, lo, hi)
+                gemm(w, x[g * K:(g + 1) * K, lo:hi], out[g * M:(g + 1) * M, lo:hi], 1.0 if accumulate else 0.0)
+            if b.shape[0] > 0:
+                add_bias_columns(out, b, lo, hi)
 
 
 @pjit
-def matmul_stats(x, w, groups, out, sums, threads):
-    """``out_g = W x_g`` for each row group, with ``sums[c] = (sum_l out[c,l], sum_l out[c,l]^2)``
-    in float64. ``x [G*K, L]``, ``w [M, K]``, ``out [G*M, L]``, ``sums [G*M, 2]``."""
-    L = x.shape[1]
-    M, K = w.shape
-    C = out.shape[0]
-    runs, width = column_runs(L, threads)
-    per_run = -(-L // runs)
-    partial = np.empty((runs, C, 2))
-    for r in prange(runs):
-        acc = np.zeros((C, 2))
-        for lo in range(r * per_run, min(L, (r + 1) * per_run), width):
-            hi = min(lo + width, (r + 1) * per_run, L)
-            for g in range(groups):
-                gemm(w, x[g * K:(g + 1) * K, lo:hi], out[g * M:(g + 1) * M, lo:hi], 0.0)
-            for c in range(C):
-                s, q = row_sums(out[c, lo:hi])
-                acc[c, 0] += s
-                acc[c, 1] += q
-        partial[r] = acc
-    for c in range(C):
-        sums[c, 0] = partial[:, c, 0].sum()
-        sums[c, 1] = partial[:, c, 1].sum()
+def norm_act_matmul(y, mu, scale, beta, slope, w, b, out, threads):
+    """``out = W prelu((y - mu) * scale + beta, slope) + b`` without writing the normalised map.
 
-
-@pjit
-def norm_act_matmul(y, mu, scale, beta, slope, w, b, groups, out, accumulate, threads):
-    """``out_g (+)= W prelu((y_g - mu) * scale + beta, slope) + b`` for each row group.
-
-    ``y [G*K, L]`` with its per-channel norm coefficients ``mu, scale, beta [G*K]`` and PReLU
-    ``slope`` (shared ``[1]`` or ``[G*K]``); ``w [M, K]``, ``b [G*M]``, ``out [G*M, L]``, which
-    is overwritten, or added to when ``accumulate`` (a residual connection). Each block of
-    ``y``'s columns is normalised into a small buffer and multiplied at once, so the
-    normalised map is never written out.
+    ``y [K, L]`` with its per-channel norm coefficients ``mu, scale, beta [K]`` and PReLU
+    ``slope`` (``[1]`` or ``[K]``); ``w [M, K]``, ``b [M]``, ``out [M, L]``. Each block of
+    ``y``'s columns is normalised into a small buffer and multiplied at once. (Where the
+    map may be normalised in place, a separate pass and :func:`matmul` measured faster.)
     """
     C, L = y.shape
-    M, K = w.shape
     runs, width = column_runs(L, threads)
     per_run = -(-L // runs)
     for r in prange(runs):
@@ -156,6 +131,5 @@ def norm_act_matmul(y, mu, scale, beta, slope, w, b, groups, out, accumulate, th
         for lo in range(r * per_run, min(L, (r + 1) * per_run), width):
             hi = min(lo + width, (r + 1) * per_run, L)
             norm_act_columns(y, lo, hi, mu, scale, beta, slope, t)
-            for g in range(groups):
-                gemm(w, t[g * K:(g + 1) * K, :hi - lo], out[g * M:(g + 1) * M, lo:hi], 1.0 if accumulate else 0.0)
+            gemm(w, t[:, :hi - lo], out[:, lo:hi], 0.0)
             add_bias_columns(out, b, lo, hi)
