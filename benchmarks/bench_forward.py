@@ -172,18 +172,9 @@ def versions():
 
 def set_threads(n):
     """The same number of threads for every contender's pools (ORT gets it per session)."""
-    import numba
     import torch
     import npsep
-    if hasattr(npsep, "set_num_threads"):
-        npsep.set_num_threads(n)
-    else:  # before npsep had it: Numba's pool and the BLAS NumPy loaded
-        numba.set_num_threads(n)
-        try:
-            import threadpoolctl
-            threadpoolctl.threadpool_limits(n, user_api="blas")
-        except ImportError:
-            pass
+    npsep.set_num_threads(n)
     torch.set_num_threads(n)
 
 

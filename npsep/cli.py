@@ -6,16 +6,9 @@ modules are imported only when their command runs, so ``npsep convert`` never
 loads Numba.
 """
 import argparse
-import os
 import sys
 
-# Set before NumPy loads OpenBLAS: its idle threads then sleep after 2**4 cycles instead
-# of spinning for ~0.1 s, which on a 2-core machine took the cores from the Numba kernels
-# running between the matrix products (a forward pass of Improved U16/B512 on 4 s went
-# from 0.51-0.52 s to 0.44-0.48 s with 2 threads). A value the user set is kept.
-os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
-
-from .errors import NpsepError  # noqa: E402
+from .errors import NpsepError
 
 
 def build_parser():

@@ -191,6 +191,9 @@ def main(argv=None):
                          "(e.g. npsep/data/default_model.npz): how a later session continues the bundled model")
     ap.add_argument("--benchmark", type=int, default=0,
                     help="only time this many training steps and exit")
+    ap.add_argument("--lr-now", type=float, default=None,
+                    help="set the learning rate to this value now, also when resuming (a resumed run "
+                         "otherwise keeps its checkpoint's rate), e.g. for a final low-rate phase")
     ap.add_argument("--set", action="append", default=[],
                     help="override a config entry, e.g. --set batch_size=2 --set model.in_channels=256")
     a = ap.parse_args(argv)
@@ -268,6 +271,11 @@ def main(argv=None):
         log("fresh run: %s" % json.dumps(cfg))
         log("model params: %d; data %s (%d training utterances); run dir %s"
             % (nparams, data_dir, len(mixer), run_dir))
+    if a.lr_now is not None:
+        for g in opt.param_groups:
+            g["lr"] = a.lr_now
+        bad_evals = 0
+        log("learning rate set to %.2e (--lr-now)" % a.lr_now)
     with open(os.path.join(run_dir, "config.json"), "w") as f:
         json.dump(cfg, f, indent=1)
 

@@ -20,6 +20,10 @@ from .gemm import add_bias_columns, column_runs, gemm, norm_act_columns
 
 RELU, SOFTMAX, SIGMOID = 0, 1, 2
 
+LOGITS_PER_BLOCK = 1 << 17
+"""Mask logits held per column block and thread (512 KiB of float32): narrower blocks than
+the other products use, since each column carries ``S*E`` logits."""
+
 
 @jit
 def mask_columns(z, bias, v, lo, act):
@@ -77,6 +81,7 @@ def masked_decoder_frames(y, slope, w_reshape, b_reshape, w_mask, b_mask, v, act
     D, R, Cc = w_dec.shape
     zero, one = np.zeros(C, dtype=np.float32), np.ones(C, dtype=np.float32)
     runs, width = column_runs(L, threads)
+    width = max(1, min(width, LOGITS_PER_BLOCK // SE))
     per_run = -(-L // runs)
     for r in prange(runs):
         t = np.empty((C, width), dtype=np.float32)
