@@ -464,6 +464,20 @@ def save_json(report, folder):
     return path
 
 
+def merge_reports(paths):
+    """One report from the ``forward.json`` of several runs (say the long inputs run apart):
+    the rows and memory entries of all, the machine and versions of the first. Each row keeps
+    its own ``load_average``; ``merged_from`` records every run's arguments and machine."""
+    reports = [json.loads(Path(p).read_text()) for p in paths]
+    merged = dict(reports[0])
+    key = lambda r: (-r["threads"], r["seconds"], r["batch"])  # noqa: E731
+    merged["results"] = sorted((r for rep in reports for r in rep["results"]), key=key)
+    merged["memory"] = sorted((m for rep in reports for m in rep["memory"]), key=key)
+    merged["merged_from"] = [{"path": str(p), "args": rep["args"], "machine": rep["machine"]}
+                             for p, rep in zip(paths, reports)]
+    return merged
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -481,6 +495,8 @@ def parse_args(argv=None):
     p.add_argument("--memory-threads", type=int, default=None,
                    help="thread count for the memory subprocesses (default: the largest of --threads)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--merge", type=Path, nargs="+", default=None, metavar="JSON",
+                   help="only combine the forward.json of earlier runs into one (in --out) and print it")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results",
                    help="folder for forward.json and forward.png (default benchmarks/results/)")
     args = p.parse_args(argv)
@@ -495,6 +511,13 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.merge:
+        report = merge_reports(args.merge)
+        report["args"]["memory_only"] = False
+        print_table(report["results"], report["contenders"])
+        print_memory(report["memory"], report["contenders"])
+        print(f"wrote {save_json(report, args.out)}")
+        return
     import torch
 
     try:

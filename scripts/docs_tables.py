@@ -364,18 +364,31 @@ def benchmark_table(path=BENCH_JSON):
     report = json.loads(path.read_text())
     contenders = report["contenders"]
     labels = {"npsep": "npsep", "torch": "PyTorch", "ort": "ONNX Runtime"}
+    ratios = [("npsep/torch", "npsep / PyTorch")] + ([("npsep/ort", "npsep / ORT")] if "ort" in contenders else [])
+    ratios.append(("npsep/floor", "npsep / floor"))
     head = ("| threads | audio | batch | GFLOP | " + " | ".join(f"{labels.get(c, c)} (s)" for c in contenders)
-            + " | GEMM floor (s) | npsep / PyTorch |")
-    out = [head, "|" + "---:|" * (6 + len(contenders))]
+            + " | GEMM floor (s) | " + " | ".join(label for _, label in ratios) + " |")
+    out = [head, "|" + "---:|" * (5 + len(contenders) + len(ratios))]
     for r in report["results"]:
         m = r["median_s"]
         out.append(f"| {r['threads']} | {r['seconds']:g} s | {r['batch']} | {r['gflop']:.1f} | "
                    + " | ".join(f"{m[c]:.3f}" for c in contenders)
-                   + f" | {r['gemm_floor_s']:.3f} | {r['ratio']['npsep/torch']:.2f} |")
+                   + f" | {r['gemm_floor_s']:.3f} | " + " | ".join(f"{r['ratio'][k]:.2f}" for k, _ in ratios) + " |")
+    if report.get("memory"):
+        out += ["", "Peak memory: the increase of the peak RSS over one forward pass, a fresh process per "
+                "contender (MiB):", "",
+                "| threads | audio | batch | " + " | ".join(labels.get(c, c) for c in contenders) + " |",
+                "|" + "---:|" * (3 + len(contenders))]
+        for e in report["memory"]:
+            out.append(f"| {e['threads']} | {e['seconds']:g} s | {e['batch']} | "
+                       + " | ".join(f"{e[c]['increase_bytes'] / 2**20:.0f}" for c in contenders) + " |")
     machine = report.get("machine", {})
     facts = [f"{k}: {machine[k]}" for k in ("cpu", "processor", "logical_cpus") if machine.get(k)]
     if facts:
         out += ["", "Measured on " + "; ".join(str(f) for f in facts) + "."]
+    if report.get("merged_from"):
+        out += [f"Rows from {len(report['merged_from'])} runs of the script on that machine, merged with "
+                "`--merge`; the contenders of each row ran interleaved in one process."]
     return "\n".join(out)
 
 

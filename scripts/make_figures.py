@@ -236,7 +236,7 @@ def separation(path, model_path=None, example=EXAMPLE):
 # --- benchmark ---------------------------------------------------------------------------
 
 RESULTS = ROOT / "benchmarks" / "results" / "forward.json"
-KEPT = ("contenders", "results", "memory", "machine", "blas")
+KEPT = ("contenders", "results", "memory", "machine", "blas", "merged_from")
 """What the docs keep of a benchmark report."""
 
 
