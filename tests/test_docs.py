@@ -212,14 +212,18 @@ def test_figure_script_draws_from_real_runs(tmp_path):
     assert figures.separation(tmp_path / "sep.png", model, tmp_path / "mix.wav").stat().st_size > 1000
     assert figures.separation(tmp_path / "x.png", model, tmp_path / "missing.wav") is None
     row = {"threads": 1, "seconds": 4, "batch": 1, "gflop": 30.2, "gemm_floor_s": 0.16,
-           "median_s": {"npsep": 0.3, "torch": 0.4}, "ratio": {"npsep/torch": 0.75}}
+           "median_s": {"npsep": 0.3, "torch": 0.4}, "ratio": {"npsep/torch": 0.75, "npsep/floor": 1.88}}
+    memory = {"threads": 1, "seconds": 4, "batch": 1, "npsep": {"increase_bytes": 22 * 2**20},
+              "torch": {"increase_bytes": 52 * 2**20}}
     report = tmp_path / "forward.json"
-    report.write_text(json.dumps({"contenders": ["npsep", "torch"], "results": [row], "extra": 1}))
+    report.write_text(json.dumps({"contenders": ["npsep", "torch"], "results": [row], "memory": [memory],
+                                  "extra": 1}))
     copy = tmp_path / "benchmark.json"
     assert figures.benchmark(tmp_path / "bench.png", report, copy).is_file()
     assert json.loads(copy.read_text())["results"] == [row] and "extra" not in json.loads(copy.read_text())
     table = load_script("docs_tables").benchmark_table(copy)
-    assert "| 1 | 4 s | 1 | 30.2 | 0.300 | 0.400 | 0.160 | 0.75 |" in table
+    assert "| 1 | 4 s | 1 | 30.2 | 0.300 | 0.400 | 0.160 | 0.75 | 1.88 |" in table
+    assert "| 1 | 4 s | 1 | 22 | 52 |" in table
 
 
 def test_mkdocs_build_strict(tmp_path):
