@@ -469,7 +469,7 @@ def merge_reports(paths):
     the rows and memory entries of all, the machine and versions of the first. Each row keeps
     its own ``load_average``; ``merged_from`` records every run's arguments and machine."""
     reports = [json.loads(Path(p).read_text()) for p in paths]
-    merged = dict(reports[0])
+    merged = dict(reports[0], args={"merge": [str(p) for p in paths], "memory_only": False})
     key = lambda r: (-r["threads"], r["seconds"], r["batch"])  # noqa: E731
     merged["results"] = sorted((r for rep in reports for r in rep["results"]), key=key)
     merged["memory"] = sorted((m for rep in reports for m in rep["memory"]), key=key)
@@ -513,7 +513,6 @@ def main(argv=None):
     args = parse_args(argv)
     if args.merge:
         report = merge_reports(args.merge)
-        report["args"]["memory_only"] = False
         print_table(report["results"], report["contenders"])
         print_memory(report["memory"], report["contenders"])
         print(f"wrote {save_json(report, args.out)}")
