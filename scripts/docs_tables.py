@@ -17,10 +17,14 @@ results that ``scripts/make_figures.py`` makes);
 import argparse
 import contextlib
 import functools
+import importlib
+import importlib.util
+import inspect
 import json
 import math
 import re
 import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -400,6 +404,70 @@ def figure_embed(name, alt, missing):
     return missing
 
 
+# --- code on the page and the API reference ------------------------------------------------
+
+IMPLEMENTED_BY = re.compile(r"^Implemented by:(.*)$", re.M)
+CODE_NAME = re.compile(r"`((?:npsep|weights_convert)(?:\.[A-Za-z_]\w*)+)`")
+SOURCE = re.compile(r"(<!-- source:(?P<name>[\w.]+) -->\n)(?P<body>.*?)(<!-- /source -->)", re.S)
+"""A function's source on a page: ``<!-- source:npsep.reference.glob_ln -->`` ... ``<!-- /source -->``."""
+API_EXTRA = ("npsep.metrics",)
+"""Modules the API reference shows although no ``Implemented by:`` line names them."""
+
+
+def code_object(dotted):
+    """The module, class or function a dotted name denotes (importing modules on the way)."""
+    parts = dotted.split(".")
+    obj = importlib.import_module(parts[0])
+    for i, attr in enumerate(parts[1:], 1):
+        obj = getattr(obj, attr) if hasattr(obj, attr) else importlib.import_module(".".join(parts[:i + 1]))
+    return obj
+
+
+def source_block(dotted):
+    """A fenced Python block with the source of the function ``dotted`` (a Numba kernel's
+    Python function), as ``inspect.getsource`` reads it from the code."""
+    obj = code_object(dotted)
+    code = textwrap.dedent(inspect.getsource(getattr(obj, "py_func", obj)))
+    return "```python\n" + code.rstrip("\n") + "\n```"
+
+
+def implemented_by_names():
+    """Every dotted name on an ``Implemented by:`` line of ``docs/*.md``."""
+    return sorted({n for page in sorted(DOCS.glob("*.md"))
+                   for line in IMPLEMENTED_BY.findall(page.read_text()) for n in CODE_NAME.findall(line)})
+
+
+def module_of(dotted):
+    obj = code_object(dotted)
+    if inspect.ismodule(obj):
+        return obj.__name__
+    return getattr(obj, "__module__", None) or obj.py_func.__module__
+
+
+def api_reference():
+    """One mkdocstrings entry per module that an ``Implemented by:`` name lives in, in order."""
+    modules = sorted({module_of(n) for n in implemented_by_names()} | set(API_EXTRA))
+    return "\n\n".join(f"## `{m}`\n\n::: {m}\n    options:\n      show_root_heading: false" for m in modules)
+
+
+def walkthrough_section(name):
+    """One section of ``docs/walkthrough.md``: the text ``examples/walkthrough.py`` prints for it."""
+    return _walkthrough()[name]
+
+
+def walkthrough_names():
+    """The sections ``examples/walkthrough.py`` prints, in order."""
+    return list(_walkthrough())
+
+
+@functools.lru_cache(maxsize=None)
+def _walkthrough():
+    spec = importlib.util.spec_from_file_location("walkthrough", ROOT / "examples" / "walkthrough.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return dict(module.sections())
+
+
 # --- the pages ---------------------------------------------------------------------------
 
 SECTIONS = {
@@ -416,6 +484,10 @@ SECTIONS = {
     "model_card.md": {"model-card-config": model_card_config, "separation-figure": lambda: figure_embed(
         "separation.png", "The bundled example: mixture, masks and separated sources",
         "*No figure yet: it is drawn once the bundled model and `examples/mixture.wav` exist.*")},
+    "api.md": {"api-modules": api_reference},
+    "operations.md": {},
+    "walkthrough.md": {f"wt-{name}": functools.partial(walkthrough_section, name)
+                       for name in walkthrough_names()},
 }
 
 
@@ -431,7 +503,8 @@ def render(page, text):
         found.add(name)
         return m.group(1) + makers[name]().rstrip("\n") + "\n" + m.group(4)
 
-    new = SECTION.sub(fill, text)
+    new = SOURCE.sub(lambda m: m.group(1) + source_block(m.group("name")) + "\n" + m.group(4),
+                     SECTION.sub(fill, text))
     missing = set(makers) - found
     if missing:
         raise KeyError(f"docs/{page}: no marker for generated section(s) {', '.join(sorted(missing))}")
