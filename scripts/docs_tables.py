@@ -322,11 +322,26 @@ def variant_sizes_table():
             hp["group_size"] = 16
         if v.startswith("asteroid"):
             hp["mask_act"] = layout.DEFAULT_MASK_ACT[v]
-        rows = info.layer_table(v, hp, 8000)
-        total = sum(r["macs_per_second"] for r in rows)
-        gemm = sum(r["macs_per_second"] for r in rows if r["operation"].startswith(("1x1", "Linear")))
-        out.append(f"| `{v}` | {info.config_parameter_count(v, hp):,} | {total / 1e9:.3f} | {gemm / total:.1%} |")
+        total, share = gemm_share(v, hp)
+        out.append(f"| `{v}` | {info.config_parameter_count(v, hp):,} | {total / 1e9:.3f} | {share:.1%} |")
     return "\n".join(out)
+
+
+def gemm_share(variant, hp):
+    """``(multiply-adds per second at 8 kHz, the share of them in 1x1 convs and linear layers)``."""
+    rows = info.layer_table(variant, hp, 8000)
+    total = sum(r["macs_per_second"] for r in rows)
+    return total, sum(r["macs_per_second"] for r in rows if r["operation"].startswith(("1x1", "Linear"))) / total
+
+
+def gemm_share_sentence():
+    """The 1x1 convolutions' share of the arithmetic, for the published Improved and Original configurations."""
+    improved = gemm_share("improved", IMPROVED["hparams"])[1]
+    original = gemm_share("original", IMPROVED["hparams"])[1]
+    return (f"They are {improved:.1%} of the Improved model's "
+            f"multiply-adds and {original:.1%} of the original family's (its channel-axis mask layer is "
+            f"not a 1×1 convolution), with the published Improved hyper-parameters; see "
+            f"[Variants](variants.md) and [Costs](costs.md).")
 
 
 # --- the bundled model ---------------------------------------------------------------------
@@ -485,7 +500,7 @@ SECTIONS = {
         "separation.png", "The bundled example: mixture, masks and separated sources",
         "*No figure yet: it is drawn once the bundled model and `examples/mixture.wav` exist.*")},
     "api.md": {"api-modules": api_reference},
-    "operations.md": {},
+    "operations.md": {"gemm-share": gemm_share_sentence},
     "walkthrough.md": {f"wt-{name}": functools.partial(walkthrough_section, name)
                        for name in walkthrough_names()},
 }
