@@ -501,6 +501,7 @@ SECTIONS = {
         "*No figure yet: it is drawn once the bundled model and `examples/mixture.wav` exist.*")},
     "api.md": {"api-modules": api_reference},
     "operations.md": {"gemm-share": gemm_share_sentence},
+    "objective.md": {},
     "walkthrough.md": {f"wt-{name}": functools.partial(walkthrough_section, name)
                        for name in walkthrough_names()},
 }

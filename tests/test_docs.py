@@ -9,7 +9,9 @@
   scripts/docs_tables.py computes now, and the receptive-field closed form of
   docs/costs.md equals npsep.info.receptive_field;
 * figures are linked only if they exist, and are small;
-* ``mkdocs build --strict`` passes (skipped when mkdocs is not installed).
+* ``mkdocs build --strict`` passes (skipped when mkdocs is not installed), every name on an
+  ``Implemented by:`` line is a link to an entry of the generated API reference, and headless
+  Chromium with the network off renders every equation (skipped only without a Chromium).
 """
 import importlib
 import importlib.util
@@ -159,6 +161,19 @@ def test_generated_sections_are_up_to_date():
                        "code: run python scripts/docs_tables.py (and scripts/make_figures.py)")
 
 
+def test_code_listings_are_generated_from_the_source():
+    """Every ``<!-- source:NAME -->`` block sits on a page the generator renders, and holds the
+    source of that function (so ``test_generated_sections_are_up_to_date`` keeps it fresh)."""
+    tables = load_script("docs_tables")
+    listed = 0
+    for page in PAGES:
+        for m in tables.SOURCE.finditer(page.read_text()):
+            assert page.name in tables.SECTIONS, f"{page.name} has code listings but scripts/docs_tables.py skips it"
+            assert f"def {m.group('name').rsplit('.', 1)[1]}(" in m.group("body"), (page.name, m.group("name"))
+            listed += 1
+    assert listed >= 20
+
+
 def test_generated_markers_are_balanced():
     for page in PAGES:
         text = page.read_text()
@@ -226,10 +241,92 @@ def test_figure_script_draws_from_real_runs(tmp_path):
     assert "| 1 | 4 s | 1 | 22 | 52 |" in table
 
 
-def test_mkdocs_build_strict(tmp_path):
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """The site as ``mkdocs build --strict`` writes it (skipped when mkdocs is not installed)."""
     pytest.importorskip("mkdocs", reason="mkdocs is not installed (pip install -e '.[docs]')")
-    run = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet",
-                          "--site-dir", str(tmp_path / "site")],
-                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    out = tmp_path_factory.mktemp("site")
+    run = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "--site-dir", str(out)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert (tmp_path / "site" / "operations" / "index.html").is_file()
+    return out
+
+
+def test_mkdocs_build_strict(site):
+    assert (site / "operations" / "index.html").is_file()
+    assert (site / "walkthrough" / "index.html").is_file()
+
+
+HTML_IMPLEMENTED = re.compile(r"<p>Implemented by:(.*?)</p>", re.S)
+HTML_LINKED = re.compile(r'<a [^>]*href="([^"]*)"[^>]*><code>([\w.]+)</code></a>')
+
+
+def built_page(site, page):
+    """The HTML file mkdocs writes for ``docs/<page>`` (``use_directory_urls``)."""
+    return site / ("index.html" if page.stem == "index" else f"{page.stem}/index.html")
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_implemented_by_names_link_to_their_entries(site, page):
+    """Every name on an 'Implemented by:' line is a link, and the link's target page has an
+    element with the link's anchor as its id (the entry of the API reference)."""
+    html = built_page(site, page).read_text()
+    source_lines = IMPLEMENTED.findall(page.read_text())
+    built_lines = HTML_IMPLEMENTED.findall(html)
+    assert len(built_lines) == len(source_lines), page.name
+    for source, built in zip(source_lines, built_lines):
+        links = HTML_LINKED.findall(built)
+        assert [name for _, name in links] == NAME.findall(source), f"{page.name}: unlinked names in {source!r}"
+        for href, name in links:
+            target, _, anchor = href.partition("#")
+            target_file = (built_page(site, page).parent / target / "index.html").resolve()
+            assert anchor == name and target_file.is_file(), f"{page.name}: {name} links to {href}"
+            assert f'id="{anchor}"' in target_file.read_text(), f"{page.name}: {href} has no entry {anchor}"
+
+
+def test_link_check_fails_on_a_dangling_anchor(site, tmp_path):
+    """The check above can fail: an anchor the API page lacks is not found in it."""
+    api = (site / "api" / "index.html").read_text()
+    assert 'id="npsep.reference.glob_ln"' in api and 'id="npsep.reference.no_such_function"' not in api
+
+
+# --- the site in a browser with the network off ----------------------------------------------
+
+MATH = re.compile(r"\\\(|\\\[|\$\$")
+BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+
+
+def pages_with_math():
+    return [p for p in PAGES if MATH.search(p.read_text())]
+
+
+def test_equations_are_written_for_the_typesetter():
+    """The pages with equations write them as TeX for KaTeX, not as Unicode in text blocks."""
+    names = {p.name for p in pages_with_math()}
+    assert {"operations.md", "walkthrough.md", "objective.md", "architecture.md"} <= names
+    assert "```text\nT_pad" not in (DOCS / "operations.md").read_text()
+
+
+def test_site_renders_offline_in_chromium(site, tmp_path):
+    """Open every page of the built site in headless Chromium with the network disabled: every
+    equation is typeset by the vendored KaTeX (no raw TeX left, no KaTeX error), every request
+    goes to the local server that serves the site, and none of them fails."""
+    import shutil
+    browser = next((shutil.which(b) for b in BROWSERS if shutil.which(b)), None)
+    if browser is None:
+        pytest.skip("Chromium is not installed (Debian: apt-get install chromium); .ci/run installs it")
+    from browser_check import DevTools, serve
+    math_pages = {p.stem for p in pages_with_math()}
+    with serve(site) as base, DevTools(browser, tmp_path / "profile") as tab:
+        for page in PAGES:
+            url = base + ("" if page.stem == "index" else f"{page.stem}/")
+            result = tab.visit(url)
+            outside = [u for u in result["requests"] if not u.startswith((base, "data:", "blob:", "about:"))]
+            assert not outside, f"{page.name}: requests leave the machine: {outside}"
+            assert not result["failed"], f"{page.name}: requests failed: {result['failed']}"
+            state = result["state"]
+            assert state["katexErrors"] == 0, f"{page.name}: KaTeX could not typeset {state['katexErrors']} equation(s)"
+            assert state["untypeset"] == 0, f"{page.name}: {state['untypeset']} equation(s) left as raw TeX"
+            assert not state["rawTex"], f"{page.name}: raw TeX in the text: {state['rawTex']}"
+            if page.stem in math_pages:
+                assert state["typeset"] > 0, f"{page.name} has equations but none was typeset"
