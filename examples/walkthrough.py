@@ -28,8 +28,10 @@ SEED = 29
 
 
 def tiny_weights():
-    """The model's tensors by state-dict name: a seeded draw, rounded to one decimal (float64)."""
-    return {k: np.round(v.astype(np.float64), 1) for k, v in weights.random_tensors(VARIANT, HP, seed=SEED).items()}
+    """The model's tensors by state-dict name: a seeded draw, rounded to one decimal (float64).
+    Every PReLU has one shared slope, as in the published Improved models."""
+    p = {k: np.round(v.astype(np.float64), 1) for k, v in weights.random_tensors(VARIANT, HP, seed=SEED).items()}
+    return {k: v[:1] if k.endswith("act.weight") or k == "mask_net.0.weight" else v for k, v in p.items()}
 
 
 def mixture():
