@@ -284,6 +284,20 @@ def dsconv_table():
     return "\n".join(out)
 
 
+def pyramid_against_pointwise():
+    """The depthwise pyramids of all blocks against one 1x1 convolution C_in -> C_out: fewer
+    multiply-adds, more parameters (published Improved configuration)."""
+    hp, sr = IMPROVED["hparams"], IMPROVED["sample_rate"]
+    C, k, Q, N, C_out = hp["in_channels"], 5, hp["upsampling_depth"], hp["num_blocks"], hp["out_channels"]
+    L = sr / info.hop(hp)
+    pyr_p, pyr_m = N * Q * (C * k + C), N * C * k * L * sum(1 / 2 ** q for q in range(Q))
+    pw_p, pw_m = C * C_out + C_out, C * C_out * L
+    dense_p = N * Q * (C * C * k + C)
+    return (f"The depthwise pyramids of all {N} blocks cost fewer multiply-adds than a single 1×1 "
+            f"convolution {C} → {C_out} ({_mm(pyr_m)} against {_mm(pw_m)} M per second of audio), though "
+            f"they hold more parameters ({pyr_p:,} against {pw_p:,}); the same pyramids built from dense "
+            f"convolutions would hold {dense_p / 1e6:.0f} M parameters.")
+
 def receptive_field_formula(hp):
     """Closed form of ``docs/costs.md``: ``hop * (2**(Q-1) * (4N + 1) + 2) + 1`` samples (Q >= 2);
     ``hop * (4N + 4) + 1`` for Q = 1."""
@@ -491,6 +505,7 @@ SECTIONS = {
     "costs.md": {"layers-improved": lambda: layer_markdown("improved-u16-b512"),
                  "layers-groupcomm": lambda: layer_markdown("groupcomm-u8-b512"),
                  "dsconv": dsconv_table, "receptive-field": receptive_field_table,
+                 "pyramid-against-pointwise": pyramid_against_pointwise,
                  "macs-4s": macs_4s, "groupcomm-shares": groupcomm_shares},
     "variants.md": {"variant-sizes": variant_sizes_table},
     "benchmarks.md": {"benchmark-table": benchmark_table, "benchmark-figure": lambda: figure_embed(
