@@ -46,7 +46,7 @@ def fmt(a):
     """An array at three decimals (values that print as zero print as ``0.000``, never ``-0.000``)."""
     a = np.asarray(a, dtype=np.float64)
     return np.array2string(np.where(np.abs(a) < 5e-4, 0.0, a), precision=3, floatmode="fixed", suppress_small=True,
-                           max_line_width=110, sign=" ")
+                           max_line_width=96, sign=" ")
 
 
 def stats(x):
@@ -157,9 +157,8 @@ def exercises():
     for rule in ("improved", "original"):
         T_pad = info.padded_length(rule, k17, 8000)
         L = info.num_frames(k17, T_pad)
-        lines.append(f"K = 17, Q = 5, T = 8000, {rule} padding rule (multiple of "
-                     f"{info.pad_multiple(rule, k17)}): T_pad = {T_pad}, L = {L}, level lengths "
-                     f"{info.level_lengths(k17, L)}")
+        lines.append(f"K = 17, Q = 5, T = 8000, {rule} rule (multiple of {info.pad_multiple(rule, k17)}): "
+                     f"T_pad = {T_pad}, L = {L},\n    level lengths {info.level_lengths(k17, L)}")
     return "```text\n" + "\n".join(lines) + "\n```"
 
 
