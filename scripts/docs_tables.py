@@ -439,8 +439,6 @@ IMPLEMENTED_BY = re.compile(r"^Implemented by:(.*)$", re.M)
 CODE_NAME = re.compile(r"`((?:npsep|weights_convert)(?:\.[A-Za-z_]\w*)+)`")
 SOURCE = re.compile(r"(<!-- source:(?P<name>[\w.]+) -->\n)(?P<body>.*?)(<!-- /source -->)", re.S)
 """A function's source on a page: ``<!-- source:npsep.reference.glob_ln -->`` ... ``<!-- /source -->``."""
-API_EXTRA = ("npsep.metrics",)
-"""Modules the API reference shows although no ``Implemented by:`` line names them."""
 
 
 def code_object(dotted):
@@ -475,7 +473,7 @@ def module_of(dotted):
 
 def api_reference():
     """One mkdocstrings entry per module that an ``Implemented by:`` name lives in, in order."""
-    modules = sorted({module_of(n) for n in implemented_by_names()} | set(API_EXTRA))
+    modules = sorted({module_of(n) for n in implemented_by_names()})
     return "\n\n".join(f"## `{m}`\n\n::: {m}\n    options:\n      show_root_heading: false" for m in modules)
 
 

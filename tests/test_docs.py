@@ -226,6 +226,8 @@ def test_figure_script_draws_from_real_runs(tmp_path):
     sf.write(tmp_path / "mix.wav", (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 8000)
     assert figures.separation(tmp_path / "sep.png", model, tmp_path / "mix.wav").stat().st_size > 1000
     assert figures.separation(tmp_path / "x.png", model, tmp_path / "missing.wav") is None
+    assert figures.encoder_filters(tmp_path / "enc.png", model).stat().st_size > 1000
+    assert figures.encoder_filters(tmp_path / "y.png", tmp_path / "missing.npz") is None
     row = {"threads": 1, "seconds": 4, "batch": 1, "gflop": 30.2, "gemm_floor_s": 0.16,
            "median_s": {"npsep": 0.3, "torch": 0.4}, "ratio": {"npsep/torch": 0.75, "npsep/floor": 1.88}}
     memory = {"threads": 1, "seconds": 4, "batch": 1, "npsep": {"increase_bytes": 22 * 2**20},
