@@ -426,8 +426,8 @@ def run(args):
     preset = getattr(args, "preset", None)
     model = [m for m in (args.model, getattr(args, "model_name", None)) if m is not None]
     if len(model) + (preset is not None) != 1:
-        raise NpsepError("give one of a MODEL file, -m NAME or --preset NAME "
-                         f"(presets: {', '.join(PUBLISHED)})")
+        raise NpsepError("give either a MODEL (a weights file, or a model name also given as -m) "
+                         f"or --preset NAME (presets: {', '.join(PUBLISHED)})")
     s = summary(resolve(model[0])) if preset is None else preset_summary(preset)
     layers = getattr(args, "layers", False)
     if not layers:

@@ -38,6 +38,8 @@ CATALOGUE_FORMAT = "npsep-catalogue"
 BLOCK = 1 << 16
 TIMEOUT_SECONDS = 30
 _DOWNLOAD_FIELDS = ("file", "url", "bytes", "sha256")
+_WRITE_ERRORS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EROFS, errno.EACCES}
+"""Errors of the cache folder (full disk, quota, read-only), not of the network."""
 
 
 class ModelError(NpsepError):
@@ -191,8 +193,7 @@ def _fetch(found, part, name, progress):
         except urllib.error.HTTPError as e:
             raise ModelError(f"cannot download {name}: HTTP {e.code} {e.reason} from {url}") from None
         except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
-            if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS,
-                                                      errno.EACCES):
+            if isinstance(e, OSError) and e.errno in _WRITE_ERRORS:
                 _remove(part)
                 raise ModelError(f"cannot write {part} ({_reason(e)}); nothing was cached") from None
             raise ModelError(f"cannot download {name} from {url} ({_reason(e)}); run the command "

@@ -344,3 +344,11 @@ def test_models_page_table_is_generated_from_the_catalogue(monkeypatch):
     assert found, "docs/models.md has no generated catalogue table"
     assert found.group(1) == models.markdown_table(), (
         "docs/models.md is stale: replace its generated table with npsep.models.markdown_table()")
+
+
+def test_info_takes_a_model_once(home, capsys):
+    assert main(["info", "-m", "default"]) == 0
+    assert "improved" in capsys.readouterr().out
+    assert main(["info", "x.npz", "-m", "default"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and "either a MODEL" in err[0]

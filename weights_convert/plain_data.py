@@ -27,7 +27,7 @@ MAX_ARRAY_BYTES = 1 << 22
 """Largest NumPy array (4 MiB) read as metadata; tensors are torch storages, not arrays."""
 
 _NUMERIC_KINDS = "biufc"
-_BYTE_ORDERS = {"<": "<", ">": ">", "|": "|", "=": "="}
+_BYTE_ORDERS = ("<", ">", "|", "=")
 
 
 class DtypeSpec:
@@ -38,7 +38,7 @@ class DtypeSpec:
             raise ConvertError(f"unsupported NumPy dtype {str(code)[:20]!r} in the checkpoint")
         try:
             dtype = np.dtype(code)
-        except TypeError:
+        except (TypeError, ValueError):
             raise ConvertError(f"unsupported NumPy dtype {code!r} in the checkpoint") from None
         if dtype.kind not in _NUMERIC_KINDS or dtype.fields or dtype.subdtype:
             raise ConvertError(f"refusing NumPy dtype {code!r} in the checkpoint: only numbers "
@@ -48,7 +48,7 @@ class DtypeSpec:
     def __setstate__(self, state):
         """``(3, byte_order, None, None, None, -1, -1, 0)`` for a plain numeric dtype."""
         order = state[1] if isinstance(state, tuple) and len(state) > 1 else None
-        if order not in _BYTE_ORDERS:
+        if not isinstance(order, str) or order not in _BYTE_ORDERS:
             raise ConvertError("a NumPy dtype in the checkpoint has an invalid state")
         self.dtype = self.dtype.newbyteorder(order)
 
