@@ -352,3 +352,16 @@ def test_info_takes_a_model_once(home, capsys):
     assert main(["info", "x.npz", "-m", "default"]) == 1
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and "either a MODEL" in err[0]
+
+
+def test_concurrent_downloads_fetch_once(home, server):
+    """Two downloads of one model at once: one fetches, the other waits and finds it cached."""
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(models.download(NAME, progress=False)))
+               for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert results == [home / f"{NAME}.npz"] * 2
+    assert len(server.requests) == 1 and cache_files(home) == [f"{NAME}.npz"]
