@@ -74,10 +74,12 @@ def _check_catalogue(data, where):
             raise ModelError(f"{where}: {name!r} is not a usable model name")
         if found.get("bundled"):
             continue
-        if not (all(k in found for k in _DOWNLOAD_FIELDS) and isinstance(found["bytes"], int)
-                and _plain_file_name(found["file"]) and found["file"].endswith(".pt")
-                and isinstance(found["sha256"], str) and len(found["sha256"]) == 64):
-            raise ModelError(f"{where}: the entry {name!r} needs file, url, bytes and sha256")
+        if not (all(k in found for k in _DOWNLOAD_FIELDS) and type(found["bytes"]) is int
+                and found["bytes"] > 0 and _plain_file_name(found["file"])
+                and found["file"].endswith(".pt") and isinstance(found["sha256"], str)
+                and len(found["sha256"]) == 64 and set(found["sha256"]) <= set("0123456789abcdef")):
+            raise ModelError(f"{where}: the entry {name!r} needs file (*.pt), url, bytes and "
+                             "sha256 (64 lower-case hex digits)")
 
 
 def _plain_file_name(name):
@@ -100,9 +102,9 @@ def cached_path(name):
     return paths.cache_folder("models") / f"{name}.npz"
 
 
-def is_available(name):
+def is_available(name, found=None):
     """True if ``name`` loads without a download: bundled, or already in the cache."""
-    found = entry(name)
+    found = found or entry(name)
     if found.get("bundled"):
         return default_model_path() is not None
     return cached_path(name).is_file()
@@ -292,7 +294,7 @@ def listing():
     rows = []
     for name, found in catalogue()["models"].items():
         path = default_model_path() if found.get("bundled") else os.fspath(cached_path(name))
-        rows.append({"name": name, **found, "cached": is_available(name), "path": path})
+        rows.append({"name": name, **found, "cached": is_available(name, found), "path": path})
     return rows
 
 
@@ -304,14 +306,17 @@ def run_models(args):
         return 0
     table = [("NAME", "SIZE", "TRAINING DATA", "SI-SDRi", "CACHED")]
     for row in rows:
-        size = "bundled" if row.get("bundled") else f"{row['bytes'] / 1e6:.1f} MB"
         si_sdri = f"{row['si_sdri_db']:.1f} dB" if row.get("si_sdri_db") is not None else "-"
-        table.append((row["name"], size, row["training_data"], si_sdri,
+        table.append((row["name"], _size(row), row["training_data"], si_sdri,
                       "yes" if row["cached"] else "no"))
     widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
     for r in table:
         print("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
     return 0
+
+
+def _size(found):
+    return "bundled" if found.get("bundled") else f"{found['bytes'] / 1e6:.1f} MB"
 
 
 def run_download(args):
@@ -330,11 +335,10 @@ def markdown_table(data=None):
     lines = ["| name | variant | training data | size | SI-SDRi (dB) | licence |",
              "|---|---|---|---|---|---|"]
     for name, found in data["models"].items():
-        size = "bundled" if found.get("bundled") else f"{found['bytes'] / 1e6:.1f} MB"
         source = f"[{found['file']}]({found['url']})" if not found.get("bundled") else "in the package"
         si_sdri = (f"{found['si_sdri_db']:.2f}".rstrip("0").rstrip(".") + f" ({found['si_sdri_on']})"
                    if found.get("si_sdri_db") is not None else "-")
         lines.append(f"| `{name}`{' (default)' if name == data['default'] else ''}<br>{source} "
-                     f"| `{found['variant']}` | {found['training_data']} | {size} | {si_sdri} "
+                     f"| `{found['variant']}` | {found['training_data']} | {_size(found)} | {si_sdri} "
                      f"| [{found['licence']}]({found['licence_url']}) |")
     return "\n".join(lines) + "\n"

@@ -292,7 +292,8 @@ def test_resolve_paths_names_and_the_default(home, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("edit, match", [
     (lambda d: d.update(format="other"), "not an npsep-catalogue file"),
-    (lambda d: d["models"][NAME].pop("sha256"), "needs file, url, bytes and sha256"),
+    (lambda d: d["models"][NAME].pop("sha256"), "needs file (*.pt), url, bytes and sha256"),
+    (lambda d: d["models"][NAME].update(sha256="A" * 64), "lower-case hex"),
     (lambda d: d["models"][NAME].update(file="../escape.pt"), "needs file"),
     (lambda d: d["models"].update({"../up": d["models"][NAME]}), "not a usable model name"),
 ])
