@@ -52,7 +52,9 @@ def build_parser():
                        description="Variant, hyper-parameters, parameter count, sample rate, "
                        "receptive field and multiply-adds per second of audio of a weights file "
                        "or of a published configuration (--preset).")
-    p.add_argument("model", metavar="MODEL", nargs="?", help="npsep weights file (.npz)")
+    p.add_argument("model", metavar="MODEL", nargs="?", help="npsep weights file (.npz) or model name")
+    p.add_argument("-m", "--model", dest="model_name", metavar="NAME",
+                   help="a model by name ('npsep models' lists them), or a weights file")
     from .info import PUBLISHED
     p.add_argument("--preset", choices=sorted(PUBLISHED), help="a published configuration "
                    "instead of a weights file")
@@ -60,6 +62,9 @@ def build_parser():
                    "and multiply-adds per second of audio")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run="npsep.info:run")
+
+    from .models import add_parsers as add_model_parsers
+    add_model_parsers(sub)
     return parser
 
 

@@ -422,11 +422,13 @@ def _ordered(variant, hp):
 def run(args):
     """``npsep info``: the summary of a weights file or preset, ``--layers`` adds the layer table."""
     from .errors import NpsepError
+    from .models import resolve
     preset = getattr(args, "preset", None)
-    if (args.model is None) == (preset is None):
-        raise NpsepError("give either a MODEL file or --preset NAME "
-                         f"(presets: {', '.join(PUBLISHED)})")
-    s = summary(args.model) if preset is None else preset_summary(preset)
+    model = [m for m in (args.model, getattr(args, "model_name", None)) if m is not None]
+    if len(model) + (preset is not None) != 1:
+        raise NpsepError("give either a MODEL (a weights file, or a model name also given as -m) "
+                         f"or --preset NAME (presets: {', '.join(PUBLISHED)})")
+    s = summary(resolve(model[0])) if preset is None else preset_summary(preset)
     layers = getattr(args, "layers", False)
     if not layers:
         s.pop("layers")

@@ -8,7 +8,8 @@ from .weights import default_model_path
 
 
 def load(path=None):
-    """Load an npsep weights file (see :mod:`npsep.weights`); ``None`` loads the bundled model.
+    """Load an npsep weights file (see :mod:`npsep.weights`) or a model by name (``npsep
+    models`` lists them; downloaded once); ``None`` loads the bundled model.
 
     Raises :class:`npsep.WeightsError` with one line naming the problem if the file is
     missing or damaged.
@@ -18,7 +19,8 @@ def load(path=None):
         if path is None:
             raise WeightsError("no default model is bundled with this npsep; pass a weights file "
                                "(convert a PyTorch checkpoint with 'npsep convert')")
-    return Model(*weights.load(path))
+    from .models import resolve
+    return Model(*weights.load(resolve(path)))
 
 
 class Model:

@@ -624,8 +624,9 @@ def add_arguments(p):
                    help="audio files, or folders searched recursively")
     p.add_argument("-o", "--outdir", required=True, metavar="OUTDIR",
                    help="folder for the separated sources (created if needed)")
-    p.add_argument("--model", metavar="PATH", default=None,
-                   help="npsep weights file (.npz); default: the bundled model")
+    p.add_argument("-m", "--model", metavar="MODEL", default=None,
+                   help="npsep weights file (.npz) or model name ('npsep models' lists them; "
+                   "downloaded once); default: the bundled model")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("-j", "--jobs", type=_positive_int, default=1, metavar="N",
                    help="files processed in parallel by N worker processes (default 1)")

@@ -11,6 +11,8 @@ globals (see :meth:`RestrictedUnpickler.find_class`):
 * ``torch._utils._rebuild_tensor_v2`` and the ``_rebuild_parameter`` functions,
   replaced by NumPy versions that return ``np.ndarray`` copies;
 * ``torch.Size`` (a tuple);
+* plain metadata: NumPy scalars and small arrays of numbers, ``TorchVersion`` as ``str``
+  (:mod:`.plain_data`);
 * module classes of ``torch.nn.modules`` and of the SuDoRM-RF code, replaced by
   :class:`ModuleStandIn`, an inert object that only records its class path and
   the state ``torch.save`` gave it.
@@ -28,6 +30,8 @@ from collections import OrderedDict
 import numpy as np
 
 from npsep.errors import ConvertError
+
+from .plain_data import GLOBALS as _PLAIN_DATA_GLOBALS
 
 # Legacy (torch < 1.6, or _use_new_zipfile_serialization=False) files start with a
 # protocol-2 pickle of this magic number.
@@ -106,7 +110,7 @@ class RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module, name):
         """Resolve a global the pickle names, or refuse it."""
         module, name = _python3_name(module, name)
-        safe = _SAFE_GLOBALS.get((module, name))
+        safe = _SAFE_GLOBALS.get((module, name), _PLAIN_DATA_GLOBALS.get((module, name)))
         if safe is not None:
             return safe
         if module == "torch" and name in _STORAGE_DTYPES:
