@@ -18,7 +18,6 @@ import argparse
 import contextlib
 import functools
 import json
-import math
 import re
 import sys
 from pathlib import Path
@@ -111,8 +110,7 @@ def walkthrough_rows(variant, hp, num_samples, traced_blocks=2):
     events = []
     with tracing(events):
         y = reference.forward(variant, run_hp, p, x)
-    S, E, K, Q, N = (hp["num_sources"], hp["enc_num_basis"], hp["enc_kernel_size"],
-                     hp["upsampling_depth"], hp["num_blocks"])
+    S, E, K, N = hp["num_sources"], hp["enc_num_basis"], hp["enc_kernel_size"], hp["num_blocks"]
     T_pad = architectures.padded_length(variant, hp, num_samples)
     rows = [(f"input mixture, {num_samples} samples", "", shape(x.shape)),
             (f"zero-pad at the end to a multiple of {info.pad_multiple(variant, hp)} samples",
@@ -286,7 +284,7 @@ def dsconv_table():
              (C * k + C * C_out) * L),
             ("dense conv C_in → C_out, kernel 5", C * C_out * k + C_out, C * C_out * k * L),
             (f"the {Q}-level depthwise pyramid of all {N} blocks", N * Q * (C * k + C), N * C * k * L * share),
-            (f"the same pyramid with dense convs", N * Q * (C * C * k + C), N * C * C * k * L * share)]
+            ("the same pyramid with dense convs", N * Q * (C * C * k + C), N * C * C * k * L * share)]
     out = ["| layer | parameters | M MAC / s (level 0 at L = 800 frames/s) |", "|---|---:|---:|"]
     out += [f"| {a} | {b:,} | {_mm(c)} |" for a, b, c in rows]
     return "\n".join(out)

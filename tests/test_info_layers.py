@@ -2,7 +2,6 @@
 multiply-adds, and the published configurations have their published sizes."""
 import json
 
-import numpy as np
 import pytest
 
 from npsep import architectures, info, weights
