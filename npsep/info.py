@@ -118,8 +118,8 @@ def receptive_field(hp):
     """Receptive field in samples: the widest ``sample_support`` over all output positions.
 
     The supports shift with the output position by a pattern that repeats
-    every ``hop * 2**(Q-1)`` samples; twice that many positions, far from the
-    origin, are enumerated.
+    every ``hop * 2**(Q-1)`` samples; ``period`` below spans two repeats
+    (``hop * 2**Q`` positions), which are all enumerated far from the origin.
     """
     period = hop(hp) * 2 ** hp["upsampling_depth"]
     origin = period * 10 ** 6
