@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """npsep vs PyTorch vs ONNX Runtime: one SuDoRM-RF forward pass, side by side, in one process.
 
-The model is the SPEC section 6 configuration: Improved SuDoRM-RF, ``C_out=256, C_in=512,
+The model is the published improved configuration (``npsep info --preset improved-u16-b512``):
+Improved SuDoRM-RF, ``C_out=256, C_in=512,
 N=16, Q=5, K=21, E=512, S=2`` at 8 kHz, with random weights. It is built as our PyTorch
 test module (``tests/torch_reference.py``), its parameters perturbed so that no norm is
 the identity, saved as a state dict, converted with ``weights_convert.convert`` and loaded
@@ -36,6 +37,10 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from npsep import architectures, info  # noqa: E402  (plain Python: neither loads Numba)
 TESTS = ROOT / "tests"
 
 VARIANT = "improved"
@@ -53,20 +58,14 @@ LABELS = {"npsep": "npsep", "torch": "PyTorch", "ort": "ONNX Runtime"}
 
 # --- the cost of the configuration ------------------------------------------------------------
 
-def pad_multiple(hp):
-    """The improved model pads its input to a multiple of ``K//2 * 2**Q`` samples (at least one)."""
-    return hp["enc_kernel_size"] // 2 * 2 ** hp["upsampling_depth"]
-
-
 def frames(hp, num_samples):
     """Encoder frames ``L`` for one input of ``num_samples`` samples, the model's padding included."""
-    n, K = pad_multiple(hp), hp["enc_kernel_size"]
-    padded = max(n, n * -(-num_samples // n))
-    return (padded + 2 * (K // 2) - K) // (K // 2) + 1
+    return info.num_frames(hp, architectures.padded_length(VARIANT, hp, num_samples))
 
 
 def count_flops(hp, num_samples):
-    """FLOPs of one forward pass of one input (2 FLOPs per multiply-add), from the configuration.
+    """FLOPs of one forward pass of one input (2 FLOPs per multiply-add, the multiply-adds of
+    :func:`npsep.info.macs`), with the part in matrix products.
 
     Returns ``{"gemm": ..., "depthwise": ..., "total": ..., "frames": L, "gemms": [...]}``
     where ``gemms`` lists the matrix products ``(name, M, K, N, count)`` of ``[M, K] @ [K, N]``
@@ -82,18 +81,14 @@ def count_flops(hp, num_samples):
       followed by an overlap-add (no multiplies).
     """
     E, K, S = hp["enc_num_basis"], hp["enc_kernel_size"], hp["num_sources"]
-    C_out, C_in, N, Q = hp["out_channels"], hp["in_channels"], hp["num_blocks"], hp["upsampling_depth"]
+    C_out, C_in, N = hp["out_channels"], hp["in_channels"], hp["num_blocks"]
     L = frames(hp, num_samples)
     gemms = [("encoder", E, K, L, 1), ("bottleneck", C_out, E, L, 1),
              ("block proj 1x1", C_in, C_out, L, N), ("block res 1x1", C_out, C_in, L, N),
              ("mask 1x1", S * E, C_out, L, 1), ("decoder", S * K, S * E, L, 1)]
     gemm = sum(2 * M * Kd * Nd * c for _, M, Kd, Nd, c in gemms)
-    levels, Lk = [], L
-    for _ in range(Q):
-        levels.append(Lk)
-        Lk = -(-Lk // 2)
-    depthwise = N * sum(2 * C_in * 5 * n for n in levels)
-    return {"frames": L, "gemm": gemm, "depthwise": depthwise, "total": gemm + depthwise, "gemms": gemms}
+    total = 2 * info.macs(VARIANT, hp, num_samples)
+    return {"frames": L, "gemm": gemm, "depthwise": total - gemm, "total": total, "gemms": gemms}
 
 
 def measure_sgemm(gemms, reps):
@@ -208,7 +203,7 @@ def build_models(workdir, seed):
 def export_onnx(module, path):
     """Export with the TorchScript-based exporter (no onnxscript needed), batch and time dynamic.
 
-    The model pads its input to a multiple of ``pad_multiple`` samples with ``-(-T // n)``; the
+    The model pads its input to a multiple of ``npsep.info.pad_multiple`` samples with ``-(-T // n)``; the
     exporter lowers that floor division of a negative number to ONNX's truncating ``Div``, so the
     exported graph pads wrongly (it crops) unless ``T`` is already a multiple. :func:`runners`
     therefore pads the input for ONNX Runtime itself (zeros at the end, exactly the model's own
@@ -239,11 +234,9 @@ def ort_session(path, threads):
 def ort_forward(sess):
     """``f(x)`` for a ``(B, 1, T)`` array: padded here to a multiple of the model's unit (see
     :func:`export_onnx`), trimmed back to ``T``."""
-    n = pad_multiple(HPARAMS)
-
     def forward(x):
         T = x.shape[-1]
-        padded = max(n, n * -(-T // n))
+        padded = architectures.padded_length(VARIANT, HPARAMS, T)
         if padded != T:
             x = np.concatenate([x, np.zeros(x.shape[:-1] + (padded - T,), np.float32)], axis=-1)
             return sess.run(None, {"x": x})[0][..., :T]
@@ -271,7 +264,7 @@ def runners(module, model, sess):
 MEMORY_CHILD = r"""
 import json, sys
 import numpy as np
-kind, path, threads, T, B, tiny, tests, hp = sys.argv[1:9]
+kind, path, threads, T, B, tiny, tests, hp, variant = sys.argv[1:10]
 threads, T, B, tiny, hp = int(threads), int(T), int(B), int(tiny), json.loads(hp)
 if kind == "torch":  # torch_reference imports torch at the top: only the torch child may load it
     sys.path.insert(0, tests)
@@ -309,10 +302,10 @@ else:
     so.intra_op_num_threads, so.inter_op_num_threads = threads, 1
     so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
-    n = hp["enc_kernel_size"] // 2 * 2 ** hp["upsampling_depth"]
+    from npsep.architectures import padded_length
     def forward(x):  # padded to the model's unit outside the graph, as in the parent
         T = x.shape[-1]
-        padded = max(n, n * -(-T // n))
+        padded = padded_length(variant, hp, T)
         if padded != T:
             x = np.concatenate([x, np.zeros(x.shape[:-1] + (padded - T,), np.float32)], axis=-1)
         return sess.run(None, {"x": x})[0][..., :T]
@@ -337,7 +330,7 @@ print(json.dumps({"baseline_bytes": before["VmRSS"], "peak_bytes": after["VmHWM"
 def measure_memory(kind, path, threads, num_samples, batch, tiny):
     """Peak RSS increase of one forward pass (after a warm-up on a tiny input), fresh process."""
     args = [sys.executable, "-c", MEMORY_CHILD, kind, str(path), str(threads), str(num_samples),
-            str(batch), str(tiny), str(TESTS), json.dumps(HPARAMS)]
+            str(batch), str(tiny), str(TESTS), json.dumps(HPARAMS), VARIANT]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     run = subprocess.run(args, capture_output=True, text=True, env=env)
     if run.returncode != 0:
@@ -550,12 +543,6 @@ def main(argv=None):
         f4 = count_flops(HPARAMS, 4 * SAMPLE_RATE)
         line = (f"\nFLOPs of one 4 s input: {f4['total'] / 1e9:.1f} G, {100 * f4['gemm'] / f4['total']:.1f} % "
                 f"in matrix products")
-        try:  # the same count, done independently by `npsep info`
-            from npsep import info
-            agree = 2 * info.macs(VARIANT, HPARAMS, 4 * SAMPLE_RATE) == f4["total"]
-            line += f"; `npsep info` {'agrees' if agree else 'DISAGREES'}"
-        except (ImportError, AttributeError):
-            pass
         print(line)
         print("building the model (random weights, perturbed norms) and converting it ...", flush=True)
         module, state_dict, npz, model = build_models(workdir, args.seed)

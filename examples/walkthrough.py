@@ -18,7 +18,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from npsep import info, layout, reference, weights  # noqa: E402
+from npsep import architectures, info, reference, weights  # noqa: E402
 
 VARIANT = "improved"
 HP = dict(enc_kernel_size=5, enc_num_basis=4, out_channels=2, in_channels=4, upsampling_depth=2,
@@ -66,7 +66,7 @@ def run(p=None, x=None):
     def show(name, *lines):
         out.append((name, "```text\n" + "\n".join(lines) + "\n```"))
 
-    T_pad = layout.padded_length(VARIANT, HP, len(x))
+    T_pad = architectures.padded_length(VARIANT, HP, len(x))
     xp = np.pad(x, (0, T_pad - len(x)))
     show("input", f"x  [{len(x)}]  (padded to a multiple of H * 2^Q = {info.pad_multiple(VARIANT, HP)}: "
          f"T_pad = {T_pad})", fmt(x))
@@ -91,21 +91,21 @@ def run(p=None, x=None):
     show("bottleneck", f"bottleneck W  [{HP['out_channels']}, {E}]", fmt(p["bottleneck.weight"][:, :, 0]),
          f"b = {fmt(p['bottleneck.bias'])}", "", f"y = W glob_ln(v) + b  [{HP['out_channels']}, {L}]", fmt(y))
 
-    b = reference.sub(p, "sm.0.")
-    proj = reference.pointwise_conv(y, b["proj_1x1.conv.weight"], b["proj_1x1.conv.bias"])
+    b = architectures.unflatten(VARIANT, HP, p).blocks[0]  # block 0 as a tree of named layers
+    proj = reference.pointwise_conv(y, b.proj.conv.w, b.proj.conv.b)
     mu, var = stats(proj)
-    u = reference.prelu(reference.glob_ln(proj, b["proj_1x1.norm.gamma"], b["proj_1x1.norm.beta"]),
-                        b["proj_1x1.act.weight"])
+    u = reference.prelu(reference.glob_ln(proj, b.proj.norm.gamma, b.proj.norm.beta),
+                        b.proj.act)
     show("block-proj", f"1x1 conv {HP['out_channels']} -> {HP['in_channels']}  [{HP['in_channels']}, {L}]",
          fmt(proj), f"GlobLN: mu = {mu:.4f}   sigma^2 = {var:.4f};  PReLU slope a = "
-         f"{b['proj_1x1.act.weight'][0]:.1f}", "", f"u = PReLU(GlobLN(.))  [{HP['in_channels']}, {L}]", fmt(u))
+         f"{b.proj.act[0]:.1f}", "", f"u = PReLU(GlobLN(.))  [{HP['in_channels']}, {L}]", fmt(u))
 
     levels, lines, d = [], [], u
     for k in range(Q):
-        conv = reference.depthwise_conv(d, b[f"spp_dw.{k}.conv.weight"], b[f"spp_dw.{k}.conv.bias"],
+        conv = reference.depthwise_conv(d, b.pyramid[k].conv.w, b.pyramid[k].conv.b,
                                         stride=1 if k == 0 else 2)
         mu, var = stats(conv)
-        d = reference.glob_ln(conv, b[f"spp_dw.{k}.norm.gamma"], b[f"spp_dw.{k}.norm.beta"])
+        d = reference.glob_ln(conv, b.pyramid[k].norm.gamma, b.pyramid[k].norm.beta)
         levels.append(d)
         lines += [f"level {k}: depthwise conv, 5 taps, stride {1 if k == 0 else 2}  {list(conv.shape)};  "
                   f"GlobLN mu = {mu:.4f}  sigma^2 = {var:.4f}", fmt(d), ""]
@@ -119,9 +119,9 @@ def run(p=None, x=None):
          f"[{HP['in_channels']}, {L}]", fmt(merged))
 
     mu, var = stats(merged)
-    f = reference.prelu(reference.glob_ln(merged, b["final_norm.norm.gamma"], b["final_norm.norm.beta"]),
-                        b["final_norm.act.weight"])
-    y_out = reference.pointwise_conv(f, b["res_conv.weight"], b["res_conv.bias"]) + y
+    f = reference.prelu(reference.glob_ln(merged, b.final_norm.norm.gamma, b.final_norm.norm.beta),
+                        b.final_norm.act)
+    y_out = reference.pointwise_conv(f, b.res.w, b.res.b) + y
     show("block-out", f"final GlobLN mu = {mu:.4f}  sigma^2 = {var:.4f}, PReLU, then res_conv "
          f"{HP['in_channels']} -> {HP['out_channels']} plus the block input y", "",
          f"block output  [{HP['out_channels']}, {L}]", fmt(y_out))

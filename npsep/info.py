@@ -1,7 +1,7 @@
 """What a model costs and sees: parameter count, receptive field, multiply-adds.
 
 ``npsep info MODEL`` prints :func:`summary`. The arithmetic lives in small
-functions of the hyper-parameters (names as in :mod:`npsep.layout`) so that the
+functions of the hyper-parameters (names as in :mod:`npsep.architectures`) so that the
 documentation can cite them:
 
 * :func:`pad_multiple` - the length the model pads its input to a multiple of;
@@ -33,7 +33,7 @@ import json
 import math
 import os
 
-from . import layout
+from . import architectures
 
 
 # --- lengths ----------------------------------------------------------------------------
@@ -44,23 +44,14 @@ def hop(hp):
 
 
 def pad_multiple(variant, hp):
-    """The model zero-pads an input of ``T`` samples to a multiple of this (SPEC section 1).
-
-    Improved / group-comm: ``(K//2) * 2**Q``; original and Asteroid: ``lcm(K//2, 2**Q)``.
-    """
-    h, q = hop(hp), 2 ** hp["upsampling_depth"]
-    if variant in ("improved", "groupcomm"):
-        return h * q
-    return h * q // math.gcd(h, q)
+    """The model zero-pads an input of ``T`` samples to a multiple of this (the variant's padding rule,
+    :func:`npsep.architectures.pad_multiple`)."""
+    return architectures.pad_multiple(variant, hp)
 
 
 def padded_length(variant, hp, num_samples):
-    """Length after the model's own padding (improved / group-comm: at least one multiple)."""
-    n = pad_multiple(variant, hp)
-    padded = n * -(-num_samples // n)
-    if variant in ("improved", "groupcomm"):
-        padded = max(padded, n)
-    return padded
+    """Length after the model's own padding (:func:`npsep.architectures.padded_length`)."""
+    return architectures.padded_length(variant, hp, num_samples)
 
 
 def num_frames(hp, padded_samples):
@@ -127,8 +118,8 @@ def receptive_field(hp):
     """Receptive field in samples: the widest ``sample_support`` over all output positions.
 
     The supports shift with the output position by a pattern that repeats
-    every ``hop * 2**(Q-1)`` samples; twice that many positions, far from the
-    origin, are enumerated.
+    every ``hop * 2**(Q-1)`` samples; ``period`` below spans two repeats
+    (``hop * 2**Q`` positions), which are all enumerated far from the origin.
     """
     period = hop(hp) * 2 ** hp["upsampling_depth"]
     origin = period * 10 ** 6
@@ -146,43 +137,34 @@ def mac_breakdown(variant, hp, frames):
 
     ``frames`` an int: exact; a float: asymptotic (see :func:`level_lengths`).
     """
-    layout.check_hparams(variant, hp)
+    architectures.check_hparams(variant, hp)
+    arch = architectures.architecture(variant)
     E, K = hp["enc_num_basis"], hp["enc_kernel_size"]
     C_out, C_in = hp["out_channels"], hp["in_channels"]
     N, S = hp["num_blocks"], hp["num_sources"]
     L = frames
     levels = level_lengths(hp, L)
+
+    def ublock(c_out, c_in):  # expand, depthwise pyramid, project back
+        return c_out * c_in * L + sum(c_in * architectures.DEPTHWISE_KERNEL * Lk for Lk in levels) + c_in * c_out * L
+
     out = {"encoder": E * K * L}
-
-    def pyramid(channels):
-        return sum(channels * 5 * Lk for Lk in levels)
-
-    if variant in ("original", "asteroid_sudormrf"):
-        out["bottleneck (l1)"] = E * C_out * L
-        per_block = C_out * C_in * L + pyramid(C_in) + C_in * C_out * L
-        out["blocks"] = N * per_block
+    bottleneck = "bottleneck" if arch.bottleneck == "bottleneck" else f"bottleneck ({arch.bottleneck})"
+    out[bottleneck] = E * C_out * L
+    if arch.block == "gc_block":
+        G = hp["group_size"]
+        c, h = C_out // G, 3 * C_out // G
+        tac = (G * c * h + h * h + G * 2 * h * c) * L
+        out["blocks"] = N * (tac + G * ublock(c, C_in // G))
+    else:
+        out["blocks"] = N * ublock(C_out, C_in)
+    if arch.mask_head == "channel_axis":
         if C_out != E:
             out["reshape_before_masks"] = C_out * E * L
         out["mask conv (channel axis)"] = S * E * (E + 1) * L
-        out["decoder"] = S * E * K * L
-    elif variant in ("improved", "asteroid_improved"):
-        out["bottleneck"] = E * C_out * L
-        per_block = C_out * C_in * L + pyramid(C_in) + C_in * C_out * L
-        out["blocks"] = N * per_block
-        out["mask_net"] = C_out * S * E * L
-        out["decoder"] = (S * E * S * K if variant == "improved" else S * E * K) * L
-    elif variant == "groupcomm":
-        G = hp["group_size"]
-        c, ci = C_out // G, C_in // G
-        h = 3 * c
-        tac = (G * c * h + h * h + G * 2 * h * c) * L
-        ublock = G * (c * ci * L + pyramid(ci) + ci * c * L)
-        out["bottleneck"] = E * C_out * L
-        out["blocks"] = N * (tac + ublock)
-        out["mask_net"] = C_out * S * E * L
-        out["decoder"] = S * E * S * K * L
     else:
-        layout.check_variant(variant)
+        out["mask_net"] = C_out * S * E * L
+    out["decoder"] = (S * E * S * K if arch.decoder == "mixing" else S * E * K) * L
     return out
 
 
@@ -209,32 +191,17 @@ PUBLISHED = {
         hparams=dict(out_channels=256, in_channels=512, num_blocks=8, upsampling_depth=5,
                      enc_kernel_size=21, enc_num_basis=512, num_sources=2, group_size=16)),
 }
-"""Published configurations (SPEC section 3), for ``npsep info --preset NAME``."""
-
-
-def prelu_size(variant, name, channels):
-    """Number of slopes of the PReLU ``name`` in the public code: ``1`` (one shared slope) or
-    ``channels`` (one per channel).
-
-    Original and Asteroid ``SuDORMRFNet`` blocks: per channel; Asteroid's improved blocks:
-    per channel in ``final_norm.act`` only; everything else (improved, group-comm, every
-    ``mask_net.0``) shared. A weights file may differ: :func:`layer_table` then reads its shapes.
-    """
-    if variant in ("original", "asteroid_sudormrf"):
-        return channels
-    if variant == "asteroid_improved" and name.endswith("final_norm.act.weight"):
-        return channels
-    return 1
+"""The configurations of the authors' published checkpoints, for ``npsep info --preset NAME``."""
 
 
 def config_shapes(variant, hp):
-    """``expected_shapes`` with every PReLU slope resolved by :func:`prelu_size`: name -> shape."""
-    return {name: ((prelu_size(variant, name, shape[1]),) if shape[0] == layout.PRELU else tuple(shape))
-            for name, shape in layout.expected_shapes(variant, hp).items()}
+    """The tensor shapes of a configuration, every PReLU slope shaped as in the public code
+    (:func:`npsep.architectures.published_shapes`): name -> shape."""
+    return architectures.published_shapes(variant, hp)
 
 
 def config_parameter_count(variant, hp):
-    """Parameters of a configuration with the public code's PReLU slopes (:func:`prelu_size`)."""
+    """Parameters of a configuration with the public code's PReLU slopes (:func:`config_shapes`)."""
     return sum(math.prod(shape) for shape in config_shapes(variant, hp).values())
 
 
@@ -258,7 +225,7 @@ def _describe_module(variant, hp, module, shapes):
         return (f"ConvTranspose1d {E}->1 per source, kernel {K}, stride {K // 2}",
                 f"[{S}, T]", 0, S)
     if module == "decoder":
-        groups = "groups " + str(S) if variant == "original" else "groups 1"
+        groups = f"groups {S}" if architectures.architecture(variant).decoder == "grouped" else "groups 1"
         return (f"ConvTranspose1d {w[0]}->{S}, kernel {K}, stride {K // 2}, {groups}",
                 f"[{S}, T]", 0, 1)
     if module + ".gamma" in shapes or (len(w) == 1 and module + ".bias" in shapes):
@@ -413,7 +380,7 @@ def format_summary(s):
 
 def _ordered(variant, hp):
     try:
-        names = layout.hparam_names(variant)
+        names = architectures.hparam_names(variant)
     except ValueError:
         names = ()
     return [k for k in names if k in hp] + sorted(k for k in hp if k not in names)

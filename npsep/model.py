@@ -1,8 +1,8 @@
 """``npsep.load`` and :class:`Model`: a SuDoRM-RF model ready to separate audio."""
 import numpy as np
 
-from . import threads, variants, weights
-from .blocks import Workspace
+from . import fast, threads, weights
+from .fast import Workspace
 from .errors import WeightsError
 from .weights import default_model_path
 
@@ -39,7 +39,7 @@ class Model:
         self.sample_rate = config["sample_rate"]
         self.mixture_consistency = config.get("mixture_consistency", False)
         self.tensors = tensors
-        self._plan = variants.prepare(self.variant, self.hparams, tensors)
+        self._plan = fast.prepare(self.variant, self.hparams, tensors)
         self._workspace = Workspace()
         threads.follow_environment()
 
@@ -55,7 +55,7 @@ class Model:
         """
         x = _as_batch(x)
         with threads.blas_pinned():
-            return np.stack([variants.forward_item(self._plan, item, self._workspace) for item in x])
+            return np.stack([fast.forward_item(self._plan, item, self._workspace) for item in x])
 
     def separate(self, x):
         """Separate mixtures with the authors' inference recipe (SPEC section 4).

@@ -12,7 +12,7 @@ in the trailing comments. Pass float64 arrays for a high-precision reference.
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .layout import padded_length
+from .architectures import architecture, padded_length, unflatten
 
 
 # --- the operations ----------------------------------------------------------------------
@@ -127,150 +127,123 @@ def linear(x, w, b):  # [..., C_i, L], [C_o, C_i], [C_o] -> [..., C_o, L]
     return np.einsum("oi,...il->...ol", w, x) + b[:, None]
 
 
-def tac(x, p):  # [G, c, L] -> [G, c, L]
+def transform_average_concatenate(x, input, mean, output, norm):  # [G, c, L] -> [G, c, L]
     """Transform-average-concatenate across the ``G`` groups of a GC block, at every frame:
     ``h_g = PReLU(W_in x_g)``, ``m = PReLU(W_mean mean_g h_g)``,
     ``x_g + GlobLN(PReLU(W_out [h_g; m]))`` (GlobLN of each group separately).
 
-    ``x [G, c, L]`` (``c = C_out / G`` channels per group), ``p`` the ``TAC.``-stripped
-    tensors (hidden size ``3c``) -> ``[G, c, L]``.
+    ``x [G, c, L]`` (``c = C_out / G`` channels per group); ``input``, ``mean``, ``output`` the
+    three linear layers with their PReLU slopes (hidden size ``3c``), ``norm`` the GlobLN -> ``[G, c, L]``.
     """
-    h = prelu(linear(x, p["TAC_input.0.weight"], p["TAC_input.0.bias"]), p["TAC_input.1.weight"])  # [G,3c,L]
-    m = prelu(linear(h.mean(axis=0), p["TAC_mean.0.weight"], p["TAC_mean.0.bias"]), p["TAC_mean.1.weight"])
+    h = prelu(linear(x, input.linear.w, input.linear.b), input.act)  # [G, 3c, L]
+    m = prelu(linear(h.mean(axis=0), mean.linear.w, mean.linear.b), mean.act)  # [3c, L]
     hm = np.concatenate([h, np.broadcast_to(m, h.shape)], axis=1)  # [G, 6c, L]
-    o = prelu(linear(hm, p["TAC_output.0.weight"], p["TAC_output.0.bias"]), p["TAC_output.1.weight"])
-    return x + np.stack([glob_ln(o_g, p["TAC_norm.gamma"], p["TAC_norm.beta"]) for o_g in o])
+    o = prelu(linear(hm, output.linear.w, output.linear.b), output.act)  # [G, c, L]
+    return x + np.stack([glob_ln(o_g, norm.gamma, norm.beta) for o_g in o])
 
 
 # --- blocks --------------------------------------------------------------------------------
 
-def sub(p, prefix):
-    """The tensors of one sub-module, with ``prefix`` removed from their names."""
-    return {k[len(prefix):]: v for k, v in p.items() if k.startswith(prefix)}
+def conv1x1(x, conv):  # [C_i, L] -> [C_o, L]
+    """:func:`pointwise_conv` with a layer's weight and bias: ``x [C_i, L]`` -> ``[C_o, L]``."""
+    return pointwise_conv(x, conv.w, conv.b)
 
 
-def conv1x1(p, name, x):
-    """:func:`pointwise_conv` with the state-dict tensors ``name.weight`` / ``name.bias``:
-    ``x [C_i, L]`` -> ``[C_o, L]``."""
-    return pointwise_conv(x, p[name + ".weight"], p[name + ".bias"])
+def norm(x, n):  # [C, L] -> [C, L]
+    """GlobLN or GroupNorm(1, C) (the same equation) with a layer's ``gamma`` and ``beta``."""
+    return glob_ln(x, n.gamma, n.beta)
 
 
-def norm(p, name, x):
-    """GlobLN (``gamma``/``beta``) or GroupNorm(1, C) (``weight``/``bias``): the same equation.
-    ``x [C, L]`` -> ``[C, L]``."""
-    if name + ".gamma" in p:
-        return glob_ln(x, p[name + ".gamma"], p[name + ".beta"])
-    return glob_ln(x, p[name + ".weight"], p[name + ".bias"])
-
-
-def pyramid(p, u, depth):  # [C_in, L] -> [C_in, L]
+def resample_pyramid(u, levels):  # [C_in, L] -> [C_in, L]
     """Successive downsampling (depthwise convs, stride 2 after level 0, each normalised),
     then resampling back: from the coarsest level up, ``d[k-1] += up2(d[k])``.
 
-    ``u [C_in, L]`` -> ``[C_in, L]``; level ``k`` has ``ceil(L / 2**k)`` frames, ``depth`` = Q levels.
+    ``u [C_in, L]``, ``levels`` one depthwise conv and norm per level -> ``[C_in, L]``; level ``k``
+    has ``ceil(L / 2**k)`` frames.
     """
-    d = [norm(p, "spp_dw.0.norm", depthwise_conv(u, p["spp_dw.0.conv.weight"], p["spp_dw.0.conv.bias"]))]
-    for k in range(1, depth):
-        conv = depthwise_conv(d[-1], p[f"spp_dw.{k}.conv.weight"], p[f"spp_dw.{k}.conv.bias"], stride=2)
-        d.append(norm(p, f"spp_dw.{k}.norm", conv))
+    d = [u]
+    for k, level in enumerate(levels):
+        d.append(norm(depthwise_conv(d[-1], level.conv.w, level.conv.b, stride=1 if k == 0 else 2), level.norm))
+    d = d[1:]
     while len(d) > 1:
         coarse = d.pop()
         d[-1] = upsample_add(d[-1], coarse)
     return d[0]
 
 
-def uconv_block(p, x, depth):  # [C_out, L] -> [C_out, L]
+def uconv_block(x, proj, pyramid, final_norm, res):  # [C_out, L] -> [C_out, L]
     """Improved U-ConvBlock: ``x + W_res PReLU(GlobLN(pyramid(PReLU(GlobLN(W_proj x)))))``.
 
-    ``x [C_out, L]`` -> ``[C_out, L]`` (``C_in`` channels inside); ``p`` the block's
-    prefix-stripped tensors, ``depth`` = Q.
+    ``x [C_out, L]`` -> ``[C_out, L]`` (``C_in`` channels inside).
     """
-    u = prelu(norm(p, "proj_1x1.norm", conv1x1(p, "proj_1x1.conv", x)), p["proj_1x1.act.weight"])
-    s = pyramid(p, u, depth)
-    return conv1x1(p, "res_conv", prelu(norm(p, "final_norm.norm", s), p["final_norm.act.weight"])) + x
+    u = prelu(norm(conv1x1(x, proj.conv), proj.norm), proj.act)  # [C_in, L]
+    s = resample_pyramid(u, pyramid)  # [C_in, L]
+    return conv1x1(prelu(norm(s, final_norm.norm), final_norm.act), res) + x
 
 
-def u_block(p, x, depth):  # [C_out, L] -> [C_out, L]
+def u_block(x, proj, pyramid, exp, final_norm, out):  # [C_out, L] -> [C_out, L]
     """Original U-block: ``PReLU(GN(x + GN(W_exp PReLU(GN(pyramid(PReLU(GN(W_proj x))))))))``.
 
-    ``x [C_out, L]`` -> ``[C_out, L]``; ``p`` the block's prefix-stripped tensors, ``depth`` = Q.
+    ``x [C_out, L]`` -> ``[C_out, L]`` (``C_in`` channels inside).
     """
-    u = prelu(norm(p, "proj_1x1.norm", conv1x1(p, "proj_1x1.conv", x)), p["proj_1x1.act.weight"])
-    s = pyramid(p, u, depth)
-    e = norm(p, "conv_1x1_exp.norm",
-             conv1x1(p, "conv_1x1_exp.conv", prelu(norm(p, "final_norm.norm", s), p["final_norm.act.weight"])))
-    return prelu(norm(p, "module_act.norm", e + x), p["module_act.act.weight"])
+    u = prelu(norm(conv1x1(x, proj.conv), proj.norm), proj.act)  # [C_in, L]
+    s = resample_pyramid(u, pyramid)  # [C_in, L]
+    e = norm(conv1x1(prelu(norm(s, final_norm.norm), final_norm.act), exp.conv), exp.norm)  # [C_out, L]
+    return prelu(norm(e + x, out.norm), out.act)
 
 
-def gc_block(p, x, depth, groups):  # [C_out, L] -> [C_out, L]
+def gc_block(x, tac, ublock):  # [C_out, L] -> [C_out, L]
     """Group-communication block: TAC across ``G`` groups of channels, then one shared
     U-ConvBlock applied to each group.
 
     ``x [C_out, L]`` -> ``[C_out, L]``, viewed inside as ``[G, C_out / G, L]``.
     """
-    xg = tac(x.reshape(groups, -1, x.shape[-1]), sub(p, "TAC."))  # [G, C_out/G, L]
-    return np.concatenate([uconv_block(sub(p, "UBlock."), g, depth) for g in xg])
+    c = tac.norm.gamma.shape[0]  # channels per group
+    xg = transform_average_concatenate(x.reshape(-1, c, x.shape[-1]), **vars(tac))  # [G, c, L]
+    return np.concatenate([uconv_block(g, **vars(ublock)) for g in xg])
 
 
-# --- the forward passes --------------------------------------------------------------------
+# --- the forward pass ----------------------------------------------------------------------
+
+BLOCKS = {"u_block": u_block, "uconv_block": uconv_block, "gc_block": gc_block}
+MASK_ACTS = {"softmax": softmax_sources, "sigmoid": sigmoid, "relu": relu}
+
+
+def mask_logits(y, head, kind, S):  # [C, L] -> [S, E, L]
+    """The channel-axis mask conv, or ``W_m PReLU(y) + b_m`` viewed as ``S`` sources."""
+    if kind == "channel_axis":
+        return channel_axis_conv(y, head.conv.w, head.conv.b)
+    return conv1x1(prelu(y, head.act), head.conv).reshape(S, -1, y.shape[-1])
+
+
+def decode(mv, decoder, kind, K):  # [S, E, L] -> [S, T_pad]
+    """ConvTranspose1d (stride ``K//2``) of the masked bases: with ``groups = S`` (per-source
+    filters), ``groups = 1`` (``"mixing"``: every source's output mixes all masked bases) or one
+    filter bank shared by every source (``"shared"``: the grouped case with the bank repeated)."""
+    S, H = mv.shape[0], K // 2
+    w = np.concatenate([decoder.w] * S) if kind == "shared" else decoder.w
+    groups = 1 if kind == "mixing" else S
+    return conv_transpose1d(mv.reshape(-1, mv.shape[-1]), w, decoder.b, H, H, H - 1, groups=groups)
+
 
 def forward(variant, hp, p, x):  # [T] -> [S, T]
-    """One batch item through the whole model: pad, encode, mask, decode, trim.
+    """One batch item through the whole model: pad, encode, separate, mask, decode, trim.
 
     ``x [T]`` samples at the model's rate (any ``T >= 1``), ``hp`` the hyper-parameters,
-    ``p`` the state dict (name -> array) -> the sources ``[S, T]``.
+    ``p`` the state dict (name -> array) -> the sources ``[S, T]``. What differs between the
+    variants is read off their :class:`npsep.architectures.Architecture`.
     """
+    arch, model = architecture(variant), unflatten(variant, hp, p)
     T = x.shape[-1]
-    xp = np.pad(x, (0, padded_length(variant, hp, T) - T))
-    run = {"original": _original, "improved": _improved, "groupcomm": _improved,
-           "asteroid_sudormrf": _asteroid, "asteroid_improved": _asteroid}[variant]
-    return run(variant, hp, p, xp)[:, :T]
-
-
-def _improved(variant, hp, p, x):  # [T] -> [S, T]
-    S, E, K, Q = hp["num_sources"], hp["enc_num_basis"], hp["enc_kernel_size"], hp["upsampling_depth"]
-    v = encoder_conv(x, p["encoder.weight"])  # [E, L]
-    y = conv1x1(p, "bottleneck", norm(p, "ln", v))  # [C_out, L]
-    for i in range(hp["num_blocks"]):
-        if variant == "groupcomm":
-            y = gc_block(sub(p, f"sm.{i}."), y, Q, hp["group_size"])
-        else:
-            y = uconv_block(sub(p, f"sm.{i}."), y, Q)
-    m = relu(conv1x1(p, "mask_net.1", prelu(y, p["mask_net.0.weight"]))).reshape(S, E, -1)  # [S, E, L]
-    return conv_transpose1d((m * v).reshape(S * E, -1), p["decoder.weight"], None, K // 2, K // 2, K // 2 - 1)
-
-
-def _original(variant, hp, p, x):  # [T] -> [S, T]
-    S, E, K, Q = hp["num_sources"], hp["enc_num_basis"], hp["enc_kernel_size"], hp["upsampling_depth"]
-    v = relu(encoder_conv(x, p["encoder.0.weight"], p["encoder.0.bias"]))  # [E, L]
-    y = conv1x1(p, "l1", norm(p, "ln", v))  # [C_out, L]
-    for i in range(hp["num_blocks"]):
-        y = u_block(sub(p, f"sm.{i}."), y, Q)
-    if hp["out_channels"] != E:
-        y = conv1x1(p, "reshape_before_masks", y)  # [E, L]
-    z = channel_axis_conv(y, p["m.weight"], p["m.bias"])  # [S, E, L]
-    m = softmax_sources(z) if S > 1 else sigmoid(z)
-    return conv_transpose1d((m * v).reshape(S * E, -1), p["decoder.weight"], p["decoder.bias"],
-                            K // 2, K // 2, K // 2 - 1, groups=S)
-
-
-def _asteroid(variant, hp, p, x):  # [T] -> [S, T]
-    S, E, K, Q = hp["num_sources"], hp["enc_num_basis"], hp["enc_kernel_size"], hp["upsampling_depth"]
-    v = encoder_conv(x, p["encoder.filterbank._filters"])  # [E, L]
-    q = sub(p, "masker.")
-    if variant == "asteroid_sudormrf":
+    xp = np.pad(x, (0, padded_length(variant, hp, T) - T))  # [T_pad]
+    v = encoder_conv(xp, model.encoder.w, model.encoder.b)  # [E, L]
+    if arch.encoder_relu:
         v = relu(v)
-        y = conv1x1(q, "l1", norm(q, "ln", v))
-        for i in range(hp["num_blocks"]):
-            y = u_block(sub(q, f"sm.{i}."), y, Q)
-        if hp["out_channels"] != E:
-            y = conv1x1(q, "reshape_before_masks", y)
-        z = channel_axis_conv(y, q["m.weight"], q["m.bias"])  # [S, E, L]
-    else:
-        y = conv1x1(q, "bottleneck", norm(q, "ln", v))
-        for i in range(hp["num_blocks"]):
-            y = uconv_block(sub(q, f"sm.{i}."), y, Q)
-        z = conv1x1(q, "mask_net.1", prelu(y, q["mask_net.0.weight"])).reshape(S, E, -1)
-    m = {"softmax": softmax_sources, "sigmoid": sigmoid, "relu": relu}[hp["mask_act"]](z)
-    w = p["decoder.filterbank._filters"]  # [E, 1, K], shared by every source
-    return np.concatenate([conv_transpose1d(m_s * v, w, None, K // 2, K // 2, K // 2 - 1) for m_s in m])
+    y = conv1x1(norm(v, model.norm), model.bottleneck)  # [C_out, L]
+    for block in model.blocks:
+        y = BLOCKS[arch.block](y, **vars(block))
+    if model.reshape is not None:
+        y = conv1x1(y, model.reshape)  # [E, L]
+    z = mask_logits(y, model.mask, arch.mask_head, hp["num_sources"])  # [S, E, L]
+    m = MASK_ACTS[arch.mask_activation(hp)](z)  # [S, E, L]
+    return decode(m * v, model.decoder, arch.decoder, hp["enc_kernel_size"])[:, :T]

@@ -7,8 +7,8 @@ Format (version 1), readable with ``np.load(path, allow_pickle=False)``:
 * ``"__config__"``: a 0-d unicode array holding a JSON object::
 
       {"format": "npsep-weights", "format_version": 1,
-       "variant": "improved",                 # one of npsep.layout.VARIANTS
-       "hparams": {"out_channels": 256, ...},  # npsep.layout.hparam_names(variant)
+       "variant": "improved",                 # one of npsep.architectures.VARIANTS
+       "hparams": {"out_channels": 256, ...},  # npsep.architectures.hparam_names(variant)
        "sample_rate": 8000,
        "mixture_consistency": false,           # SPEC section 4, group-comm checkpoints
        "source": {"name": "...pt", "sha256": "...", "kind": "whole-model"}}
@@ -24,7 +24,7 @@ import zipfile
 
 import numpy as np
 
-from . import layout
+from . import architectures
 from .errors import WeightsError
 
 FORMAT = "npsep-weights"
@@ -42,11 +42,11 @@ def default_model_path():
 
 def make_config(variant, hparams, sample_rate=DEFAULT_SAMPLE_RATE, mixture_consistency=False, source=None):
     """Build (and validate) the config dict stored in a weights file."""
-    layout.check_hparams(variant, hparams)
+    architectures.check_hparams(variant, hparams)
     if not isinstance(sample_rate, (int, np.integer)) or isinstance(sample_rate, bool) or sample_rate <= 0:
         raise WeightsError(f"sample_rate must be a positive integer, got {sample_rate!r}")
     return {"format": FORMAT, "format_version": FORMAT_VERSION, "variant": variant,
-            "hparams": {k: hparams[k] for k in layout.hparam_names(variant)},
+            "hparams": {k: hparams[k] for k in architectures.hparam_names(variant)},
             "sample_rate": int(sample_rate), "mixture_consistency": bool(mixture_consistency),
             "source": dict(source or {})}
 
@@ -107,16 +107,16 @@ def validate(config, tensors):
     if not isinstance(rate, int) or isinstance(rate, bool) or rate <= 0:
         raise WeightsError(f"sample_rate must be a positive integer, got {rate!r}")
     try:
-        expected = layout.expected_shapes(config.get("variant"), config.get("hparams") or {})
+        expected = architectures.expected_shapes(config.get("variant"), config.get("hparams") or {})
     except ValueError as e:
         raise WeightsError(str(e)) from None
     for name, shape in expected.items():
         if name not in tensors:
             raise WeightsError(f"tensor {name!r} is missing")
         t = tensors[name]
-        if not layout.shape_matches(shape, t.shape):
+        if not architectures.shape_matches(shape, t.shape):
             raise WeightsError(f"tensor {name!r} has shape {tuple(t.shape)}, "
-                               f"expected {layout.describe_shape(shape)}")
+                               f"expected {architectures.describe_shape(shape)}")
         if t.dtype != np.float32:
             raise WeightsError(f"tensor {name!r} has dtype {t.dtype}, expected float32")
         if not np.isfinite(t).all():
@@ -134,8 +134,8 @@ def random_tensors(variant, hparams, seed=0, scale=0.3):
     """
     rng = np.random.default_rng(seed)
     tensors = {}
-    for name, shape in layout.expected_shapes(variant, hparams).items():
-        if shape[0] == layout.PRELU:
+    for name, shape in architectures.expected_shapes(variant, hparams).items():
+        if shape[0] == architectures.PRELU:
             shape = (shape[1],)
         t = rng.standard_normal(shape) * scale
         module, param = name.rsplit(".", 1)

@@ -21,7 +21,6 @@ import importlib
 import importlib.util
 import inspect
 import json
-import math
 import re
 import sys
 import textwrap
@@ -37,7 +36,7 @@ git-ignored) made by ``scripts/make_figures.py``, so that every checkout renders
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from npsep import info, layout, reference, weights  # noqa: E402
+from npsep import architectures, info, reference, weights  # noqa: E402
 
 IMPROVED = info.PUBLISHED["improved-u16-b512"]
 GROUPCOMM = info.PUBLISHED["groupcomm-u8-b512"]
@@ -49,7 +48,7 @@ SECTION = re.compile(r"(<!-- generated:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!--
 # --- tracing a real run of the oracle ---------------------------------------------------------
 
 TRACED = ("encoder_conv", "norm", "conv1x1", "prelu", "relu", "depthwise_conv", "upsample_add",
-          "uconv_block", "gc_block", "tac", "conv_transpose1d", "pyramid")
+          "uconv_block", "gc_block", "transform_average_concatenate", "conv_transpose1d", "resample_pyramid")
 
 
 @contextlib.contextmanager
@@ -76,13 +75,18 @@ def tracing(events, keep=()):
             return out
         return traced
 
+    tables = {table: getattr(reference, table) for table in ("BLOCKS", "MASK_ACTS")}  # dispatch by kind
     for name, fn in saved.items():
         setattr(reference, name, wrap(name, fn))
+    for table, functions in tables.items():
+        setattr(reference, table, {k: getattr(reference, f.__name__, f) for k, f in functions.items()})
     try:
         yield events
     finally:
         for name, fn in saved.items():
             setattr(reference, name, fn)
+        for table, functions in tables.items():
+            setattr(reference, table, functions)
 
 
 def shape(t):
@@ -105,16 +109,16 @@ def walkthrough_rows(variant, hp, num_samples, traced_blocks=2):
         raise ValueError("the walkthrough traces the improved and group-comm forward passes")
     run_hp = dict(hp, num_blocks=min(hp["num_blocks"], traced_blocks))
     p = weights.random_tensors(variant, run_hp, seed=0)
+    layer = {id(v): k.rsplit(".", 1)[0] for k, v in p.items()}  # a weight's array -> its layer's name
     x = np.random.default_rng(0).standard_normal(num_samples).astype(np.float32)
     events = []
     with tracing(events):
         y = reference.forward(variant, run_hp, p, x)
-    S, E, K, Q, N = (hp["num_sources"], hp["enc_num_basis"], hp["enc_kernel_size"],
-                     hp["upsampling_depth"], hp["num_blocks"])
-    T_pad = layout.padded_length(variant, hp, num_samples)
+    S, E, K, N = hp["num_sources"], hp["enc_num_basis"], hp["enc_kernel_size"], hp["num_blocks"]
+    T_pad = architectures.padded_length(variant, hp, num_samples)
     rows = [(f"input mixture, {num_samples} samples", "", shape(x.shape)),
             (f"zero-pad at the end to a multiple of {info.pad_multiple(variant, hp)} samples",
-             "`npsep.layout.padded_length`", shape((T_pad,)))]
+             "`npsep.architectures.padded_length`", shape((T_pad,)))]
     block_name = {"uconv_block": "U-ConvBlock", "gc_block": "GC block"}
     top = [e for e in events if e[0] == 0]
     blocks = [i for i, e in enumerate(events) if e[1] in block_name and e[0] == 0]
@@ -129,24 +133,24 @@ def walkthrough_rows(variant, hp, num_samples, traced_blocks=2):
             rows.append((f"encoder: Conv1d 1 → {E}, kernel {K}, stride {K // 2}, no bias",
                          ref("encoder_conv"), shape(out)))
         elif name == "norm":
-            rows.append((f"GlobLN `{args[1]}`", ref("norm") + ", " + ref("glob_ln"), shape(out)))
+            rows.append((f"GlobLN `{layer[id(args[1].gamma)]}`", ref("norm") + ", " + ref("glob_ln"), shape(out)))
         elif name == "conv1x1":
-            w = args[0][args[1] + ".weight"]
-            rows.append((f"1×1 conv `{args[1]}`, {w.shape[1]} → {w.shape[0]}",
+            w = args[1].w
+            rows.append((f"1×1 conv `{layer[id(w)]}`, {w.shape[1]} → {w.shape[0]}",
                          ref("conv1x1") + ", " + ref("pointwise_conv"), shape(out)))
         elif name == "prelu":
             rows.append(("PReLU `mask_net.0`", ref("prelu"), shape(out)))
         elif name == "relu":
+            rows.append((f"view as {S} masks of {E} bases", "", shape(out)))
             rows.append(("ReLU: the mask nonlinearity", ref("relu"), shape(out)))
-            rows.append((f"view as {S} masks of {E} bases", "", shape((S, E, out[1]))))
-            rows.append(("masks × encoder output, flattened source-major", "", shape(out)))
+            rows.append(("masks × encoder output, flattened source-major", "", shape((S * E, out[2]))))
         elif name == "conv_transpose1d":
             rows.append((f"decoder: ConvTranspose1d {S * E} → {S}, kernel {K}, stride {K // 2}",
                          ref("conv_transpose1d"), shape(out)))
         elif name in block_name and not done_block:
             done_block = True
             i = events.index(e)
-            rows.extend(_block_rows(events[i + 1: blocks[1] if len(blocks) > 1 else None], name, hp))
+            rows.extend(_block_rows(events[i + 1: blocks[1] if len(blocks) > 1 else None], name, hp, layer))
             what = ("the groups side by side" if name == "gc_block" else "+ residual")
             rows.append((f"block 0 output ({what})", ref(name), shape(out)))
             if N > 1:
@@ -155,32 +159,33 @@ def walkthrough_rows(variant, hp, num_samples, traced_blocks=2):
     return rows
 
 
-def _block_rows(events, kind, hp):
-    """Rows for the inside of block 0: ``events`` are the calls made inside it."""
+def _block_rows(events, kind, hp, layer):
+    """Rows for the inside of block 0: ``events`` are the calls made inside it, ``layer`` maps a
+    weight's ``id`` to its layer's state-dict name."""
     if kind == "gc_block":
         G = hp["group_size"]
-        tac = next(e for e in events if e[1] == "tac")
-        rows = [(f"block 0 › TAC across the {G} groups of {tac[4][1]} channels", ref("tac"), shape(tac[4]))]
+        tac = next(e for e in events if e[1] == "transform_average_concatenate")
+        rows = [(f"block 0 › TAC across the {G} groups of {tac[4][1]} channels", ref(tac[1]), shape(tac[4]))]
         starts = [i for i, e in enumerate(events) if e[1] == "uconv_block" and e[0] == 1]
         inner = events[starts[0] + 1: starts[1] if len(starts) > 1 else None]
-        rows += _uconv_rows(inner, hp, f"block 0 › group 0 of {G} › ")
+        rows += _uconv_rows(inner, hp, layer, f"block 0 › group 0 of {G} › ")
         rows.append((f"block 0 › groups 1 … {G - 1}: the same U-ConvBlock weights, the same shapes",
                      ref("uconv_block"), shape(events[starts[0]][4])))
         return rows
-    return _uconv_rows(events, hp, "block 0 › ")
+    return _uconv_rows(events, hp, layer, "block 0 › ")
 
 
-def _uconv_rows(events, hp, pre):
+def _uconv_rows(events, hp, layer, pre):
     rows = []
     level = merges = 0
     Q = hp["upsampling_depth"]
     for depth, name, args, kwargs, out, _ in events:
         if name == "conv1x1":
-            w = args[0][args[1] + ".weight"]
-            rows.append((pre + f"1×1 conv `{args[1]}`, {w.shape[1]} → {w.shape[0]}",
+            w = args[1].w
+            rows.append((pre + f"1×1 conv `{_local(layer[id(w)])}`, {w.shape[1]} → {w.shape[0]}",
                          ref("pointwise_conv"), shape(out)))
         elif name == "norm":
-            rows.append((pre + f"GlobLN `{args[1]}`", ref("glob_ln"), shape(out)))
+            rows.append((pre + f"GlobLN `{_local(layer[id(args[1].gamma)])}`", ref("glob_ln"), shape(out)))
         elif name == "prelu":
             rows.append((pre + "PReLU", ref("prelu"), shape(out)))
         elif name == "depthwise_conv":
@@ -193,6 +198,11 @@ def _uconv_rows(events, hp, pre):
             rows.append((pre + f"upsample level {k} ×2, add to level {k - 1}", ref("upsample_add"), shape(out)))
             merges += 1
     return rows
+
+
+def _local(name):
+    """A layer's name inside its block: ``sm.0.UBlock.proj_1x1.conv`` -> ``proj_1x1.conv``."""
+    return re.sub(r"^(masker\.)?sm\.\d+\.(UBlock\.)?", "", name)
 
 
 def walkthrough_table(preset="improved-u16-b512"):
@@ -278,7 +288,7 @@ def dsconv_table():
              (C * k + C * C_out) * L),
             ("dense conv C_in → C_out, kernel 5", C * C_out * k + C_out, C * C_out * k * L),
             (f"the {Q}-level depthwise pyramid of all {N} blocks", N * Q * (C * k + C), N * C * k * L * share),
-            (f"the same pyramid with dense convs", N * Q * (C * C * k + C), N * C * C * k * L * share)]
+            ("the same pyramid with dense convs", N * Q * (C * C * k + C), N * C * C * k * L * share)]
     out = ["| layer | parameters | M MAC / s (level 0 at L = 800 frames/s) |", "|---|---:|---:|"]
     out += [f"| {a} | {b:,} | {_mm(c)} |" for a, b, c in rows]
     return "\n".join(out)
@@ -330,12 +340,12 @@ def variant_sizes_table():
     base = dict(IMPROVED["hparams"])
     out = ["| variant | parameters | G MAC per second of audio | share in 1×1 convs and linear layers |",
            "|---|---:|---:|---:|"]
-    for v in layout.VARIANTS:
+    for v in architectures.VARIANTS:
         hp = dict(base)
         if v == "groupcomm":
             hp["group_size"] = 16
         if v.startswith("asteroid"):
-            hp["mask_act"] = layout.DEFAULT_MASK_ACT[v]
+            hp["mask_act"] = architectures.DEFAULT_MASK_ACT[v]
         total, share = gemm_share(v, hp)
         out.append(f"| `{v}` | {info.config_parameter_count(v, hp):,} | {total / 1e9:.3f} | {share:.1%} |")
     return "\n".join(out)
@@ -379,7 +389,7 @@ def model_card_config():
                   "the numbers are those of the configuration it is being trained with)")
     rf = info.receptive_field(hp)
     rows = [("configuration from", origin), ("variant", f"`{variant}`"),
-            ("hyper-parameters", ", ".join(f"`{k}` {hp[k]}" for k in layout.hparam_names(variant))),
+            ("hyper-parameters", ", ".join(f"`{k}` {hp[k]}" for k in architectures.hparam_names(variant))),
             ("sample rate", f"{sr} Hz"), ("parameters", f"{params:,} ({params / 1e6:.2f} M)"),
             ("multiply-adds", f"{info.macs_per_second(variant, hp, sr) / 1e9:.3f} G per second of audio"),
             ("receptive field", f"{rf:,} samples ({rf / sr:.3f} s)"),

@@ -20,7 +20,8 @@ import torch
 from torch import nn
 
 import weights_convert
-from npsep import layout, weights
+from conftest import valid_hparams as hparams
+from npsep import architectures, weights
 from npsep.cli import main
 from npsep.errors import ConvertError
 from torch_reference import (FIXTURES, build, read_whole_model, save_asteroid_package,
@@ -39,17 +40,6 @@ CONFIGS = [  # (C_out, C_in, N, Q, K, E, S): C_in above and below C_out, C_out =
     dict(out_channels=12, in_channels=24, num_blocks=3, upsampling_depth=1,
          enc_kernel_size=7, enc_num_basis=6, num_sources=2),
 ]
-
-
-def hparams(variant, config, group_size=2, mask_act=None):
-    """A config made valid for ``variant`` (Asteroid: C_in = E; group-comm: a group size)."""
-    hp = dict(config)
-    if variant == "groupcomm":
-        hp["group_size"] = group_size
-    if variant in ASTEROID:
-        hp["in_channels"] = hp["enc_num_basis"]
-        hp["mask_act"] = mask_act or layout.DEFAULT_MASK_ACT[variant]
-    return hp
 
 
 def random_model(variant, hp, seed=0):
@@ -308,7 +298,7 @@ def test_missing_destination_folder(tmp_path, capsys):
 
 # --- state dicts, Asteroid packages and whole models round-trip exactly ----------------
 
-@pytest.mark.parametrize("variant", layout.VARIANTS)
+@pytest.mark.parametrize("variant", architectures.VARIANTS)
 @pytest.mark.parametrize("config", range(len(CONFIGS)))
 def test_state_dict_round_trip(variant, config, tmp_path):
     hp = hparams(variant, CONFIGS[config], group_size=(2, 4, 3)[config])

@@ -1,9 +1,9 @@
 """npsep.info: receptive field against a toy network probed with impulses; multiply-adds
-against a count from the tensor shapes and against the SPEC's reference figure."""
+against a count from the tensor shapes and against a published reference figure."""
 import numpy as np
 import pytest
 
-from npsep import info, layout
+from npsep import architectures, info
 from test_info_layers import small_hp
 
 SMALL = dict(out_channels=8, in_channels=16, num_blocks=2, upsampling_depth=3,
@@ -72,8 +72,8 @@ def macs_from_shapes(variant, hp, L):
     S, E = hp["num_sources"], hp["enc_num_basis"]
     G = hp.get("group_size", 1)
     total = 0
-    for name, shape in layout.expected_shapes(variant, hp).items():
-        if not name.endswith(("weight", "_filters")) or shape[0] == layout.PRELU:
+    for name, shape in architectures.expected_shapes(variant, hp).items():
+        if not name.endswith(("weight", "_filters")) or shape[0] == architectures.PRELU:
             continue
         size = int(np.prod(shape))
         if len(shape) == 1:  # norms
@@ -91,16 +91,16 @@ def macs_from_shapes(variant, hp, L):
     return total
 
 
-@pytest.mark.parametrize("variant", layout.VARIANTS)
+@pytest.mark.parametrize("variant", architectures.VARIANTS)
 def test_mac_breakdown_matches_shape_count(variant):
     hp = small_hp(variant)
     for L in (1, 7, 100, 333):
         assert sum(info.mac_breakdown(variant, hp, L).values()) == macs_from_shapes(variant, hp, L)
 
 
-def test_macs_match_the_spec_reference_figure():
-    """SPEC section 6: improved C_out=256, C_in=512, N=16, Q=5, K=21, E=512, S=2 on a 4 s
-    mixture at 8 kHz: about 30 GFLOP (2 FLOP per multiply-add)."""
+def test_macs_match_the_reference_figure():
+    """The improved model of ``docs/benchmarks.md``, C_out=256, C_in=512, N=16, Q=5, K=21, E=512,
+    S=2, on a 4 s mixture at 8 kHz: about 30 GFLOP (2 FLOP per multiply-add)."""
     hp = dict(out_channels=256, in_channels=512, num_blocks=16, upsampling_depth=5,
               enc_kernel_size=21, enc_num_basis=512, num_sources=2)
     assert info.num_frames(hp, info.padded_length("improved", hp, 32000)) == 3200
@@ -109,7 +109,7 @@ def test_macs_match_the_spec_reference_figure():
         info.macs("improved", hp, 8000 * 1000) / 1000, rel=1e-3)
 
 
-def test_pad_multiple_follows_the_spec():
+def test_pad_multiple_follows_the_padding_rule():
     hp = dict(SMALL, enc_kernel_size=21, upsampling_depth=4)
     assert info.pad_multiple("improved", hp) == 10 * 16
     assert info.pad_multiple("original", hp) == 80  # lcm(10, 16)

@@ -2,25 +2,20 @@
 multiply-adds, and the published configurations have their published sizes."""
 import json
 
-import numpy as np
 import pytest
 
-from npsep import info, layout, weights
+from npsep import architectures, info, weights
+from conftest import valid_hparams
 from npsep.cli import main
 
 
 def small_hp(variant):
     hp = dict(out_channels=24, in_channels=48, num_blocks=3, upsampling_depth=4,
               enc_kernel_size=9, enc_num_basis=32, num_sources=3)
-    if variant == "groupcomm":
-        hp["group_size"] = 4
-    if variant.startswith("asteroid"):
-        hp["in_channels"] = hp["enc_num_basis"]
-        hp["mask_act"] = "relu"
-    return hp
+    return valid_hparams(variant, hp, group_size=4, mask_act="relu")
 
 
-# --- the published sizes (SPEC section 3, the issue) --------------------------------------
+# --- the published sizes --------------------------------------------------------------
 
 @pytest.mark.parametrize("preset,millions", [("improved-u16-b512", 5.02), ("groupcomm-u8-b512", 0.51)])
 def test_published_parameter_counts(preset, millions):
@@ -52,7 +47,7 @@ def test_published_counts_through_the_cli(capsys):
 
 # --- the table adds up ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("variant", layout.VARIANTS)
+@pytest.mark.parametrize("variant", architectures.VARIANTS)
 def test_layer_table_sums_to_the_totals(variant):
     hp = small_hp(variant)
     rows = info.layer_table(variant, hp, 8000)
@@ -61,11 +56,11 @@ def test_layer_table_sums_to_the_totals(variant):
     # every state-dict tensor is in exactly one row; folded rows stand for all N blocks
     assert all(r["count"] in (1, hp["num_blocks"]) for r in rows)
     unfolded = info.layer_table(variant, hp, 8000, fold_blocks=False)
-    assert len(unfolded) == len({n.rsplit(".", 1)[0] for n in layout.expected_shapes(variant, hp)})
+    assert len(unfolded) == len({n.rsplit(".", 1)[0] for n in architectures.expected_shapes(variant, hp)})
     assert sum(r["parameters"] for r in unfolded) == info.config_parameter_count(variant, hp)
 
 
-@pytest.mark.parametrize("variant", layout.VARIANTS)
+@pytest.mark.parametrize("variant", architectures.VARIANTS)
 def test_layer_table_of_a_file_reads_its_shapes(variant):
     hp = small_hp(variant)
     tensors = weights.random_tensors(variant, hp)  # every PReLU per channel
@@ -89,10 +84,12 @@ def test_layer_rows_for_the_improved_model():
 
 
 def test_prelu_sizes_follow_the_public_code():
-    assert info.prelu_size("improved", "sm.0.proj_1x1.act.weight", 512) == 1
-    assert info.prelu_size("original", "sm.0.proj_1x1.act.weight", 512) == 512
-    assert info.prelu_size("asteroid_improved", "masker.sm.0.final_norm.act.weight", 512) == 512
-    assert info.prelu_size("asteroid_improved", "masker.sm.0.proj_1x1.act.weight", 512) == 1
+    hp = dict(info.PUBLISHED["improved-u16-b512"]["hparams"])  # C_in = 512
+    asteroid = dict(hp, mask_act="relu")
+    assert info.config_shapes("improved", hp)["sm.0.proj_1x1.act.weight"] == (1,)
+    assert info.config_shapes("original", hp)["sm.0.proj_1x1.act.weight"] == (512,)
+    assert info.config_shapes("asteroid_improved", asteroid)["masker.sm.0.final_norm.act.weight"] == (512,)
+    assert info.config_shapes("asteroid_improved", asteroid)["masker.sm.0.proj_1x1.act.weight"] == (1,)
 
 
 # --- the command line --------------------------------------------------------------------

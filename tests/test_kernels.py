@@ -12,7 +12,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from npsep import blocks, reference as R
+from npsep import architectures as A, reference as R
+from npsep.fast import blocks
 from npsep.kernels.conv import depthwise_conv_stats, frame_signal, overlap_add
 from npsep.kernels.masks import RELU, SIGMOID, SOFTMAX, masked_decoder_frames
 from npsep.kernels import gemm
@@ -266,7 +267,7 @@ def test_tac_kernels_compose_to_tac(seed, G, c, L, per_channel):
          "TAC_output.1.weight": rand(rng, c if per_channel else 1),
          "TAC_norm.gamma": rand(rng, c) + 1, "TAC_norm.beta": rand(rng, c)}
     x = rand(rng, G, c, L)
-    expected = R.tac(f64(x), {k: f64(v) for k, v in p.items()})
+    expected = R.transform_average_concatenate(f64(x), **vars(A.fill(A.tac_slots("", c), {k: f64(v) for k, v in p.items()})))
     # the kernels: mean over groups, and the fused output + per-group GlobLN + residual
     h = R.prelu(R.linear(f64(x), f64(p["TAC_input.0.weight"]), f64(p["TAC_input.0.bias"])),
                 f64(p["TAC_input.1.weight"])).astype(np.float32)
@@ -313,11 +314,12 @@ def test_fast_blocks_match_reference_blocks(seed, C_out, C_in, L, Q, kind, per_c
     rng = np.random.default_rng(seed)
     p = block_params(rng, kind, C_out, C_in, Q, per_channel)
     x = rand(rng, C_out, L)
-    q = {k: f64(v) for k, v in p.items()}
+    slots = (A.uconv_block_slots if kind == "uconv" else A.u_block_slots)("", C_out, C_in, Q, "globln")
+    tree, tree64 = A.fill(slots, p), A.fill(slots, {k: f64(v) for k, v in p.items()})
     if kind == "uconv":
-        expected = R.uconv_block(q, f64(x), Q)
-        blocks.uconv_block(blocks.prepare_uconv_block(p, Q), x, blocks.Workspace())
+        expected = R.uconv_block(f64(x), **vars(tree64))
+        blocks.uconv_block(blocks.prepare_uconv_block(tree), x, blocks.Workspace())
     else:
-        expected = R.u_block(q, f64(x), Q)
-        blocks.u_block(blocks.prepare_u_block(p, Q), x, blocks.Workspace())
+        expected = R.u_block(f64(x), **vars(tree64))
+        blocks.u_block(blocks.prepare_u_block(tree), x, blocks.Workspace())
     close(x, expected, rtol=1e-4)

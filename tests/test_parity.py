@@ -17,7 +17,7 @@ import pytest
 import torch
 
 import npsep
-from npsep import layout
+from npsep import architectures
 from torch_reference import (build, load_fixture, save_asteroid_package, save_state_dict,
                              save_whole_model)
 from weights_convert import convert
@@ -70,7 +70,7 @@ def test_fixture_converted_without_torch_reproduces_original_output(name, tmp_pa
 
 @pytest.mark.parametrize("name", ["original_tiny", "improved_tiny", "groupcomm_tiny"])
 def test_own_torch_modules_and_npsep_agree_on_fixture(name, tmp_path):
-    """Our torch modules (from SPEC) reproduce the fixture, and npsep matches them too."""
+    """Our torch modules (tests/torch_reference.py) reproduce the fixture, and npsep matches them too."""
     module, x, y = load_fixture(name)
     with torch.no_grad():
         ours = module(x).numpy()
@@ -88,7 +88,7 @@ def grid():
     K_orig, K_ast = [21, 5, 11, 13, 21], [9, 21, 17, 5, 11]
     E_values, T_values = [16, 8, 32, 24, 12], [1, 161, 3201, 40000, 77]
     cases = []
-    for variant in layout.VARIANTS:
+    for variant in architectures.VARIANTS:
         for i in range(5):
             S, Q = 1 + (i + len(cases)) % 4, 1 + i
             E = E_values[i]
@@ -99,7 +99,7 @@ def grid():
                 hp.update(out_channels=8, in_channels=16, group_size=[1, 2, 4, 8, 2][i])
             if variant.startswith("asteroid"):
                 hp["in_channels"] = E
-                hp["mask_act"] = ["softmax", "relu", "sigmoid", layout.DEFAULT_MASK_ACT[variant], "softmax"][i]
+                hp["mask_act"] = ["softmax", "relu", "sigmoid", architectures.DEFAULT_MASK_ACT[variant], "softmax"][i]
             cases.append(pytest.param(variant, hp, T_values[i], 3 if i % 2 else 1, id=f"{variant}-{i}"))
     return cases
 
@@ -142,7 +142,7 @@ def test_npsep_matches_torch_over_grid(variant, hp, T, batch, tmp_path):
 
 @pytest.mark.parametrize("name", ["improved_tiny", "groupcomm_tiny"])
 def test_separate_applies_the_authors_recipe(name, tmp_path):
-    """SPEC section 4, computed with torch: standardise (torch.std, unbiased), forward, rescale;
+    """The authors' inference recipe (``docs/recipe.md``), computed with torch: standardise (torch.std, unbiased), forward, rescale;
     mixture consistency for group-communication checkpoints."""
     module, x, _ = load_fixture(name)
     convert(FIXTURES / f"{name}.pt", tmp_path / "m.npz")

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from npsep import reference as R
+from npsep import architectures as A, reference as R
 from torch_reference import TAC, GlobLN
 
 RTOL = 1e-10
@@ -132,4 +132,4 @@ def test_tac(seed, G, c, L):
     x = rng.standard_normal((G, c, L))
     p = {k: v.detach().numpy() for k, v in module.state_dict().items()}
     with torch.no_grad():
-        close(R.tac(x, p), module(t(x)[None])[0])
+        close(R.transform_average_concatenate(x, **vars(A.fill(A.tac_slots("", c), p))), module(t(x)[None])[0])

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import npsep
-from npsep import layout, weights
+from conftest import valid_hparams
+from npsep import architectures, weights
 from npsep.errors import WeightsError
 
 HP = dict(out_channels=8, in_channels=12, num_blocks=2, upsampling_depth=3, enc_kernel_size=21,
@@ -104,10 +105,8 @@ def test_bad_config_is_named(tmp_path, tensors, change, words):
 
 
 def test_every_variant_round_trips_random_weights(tmp_path):
-    for variant in layout.VARIANTS:
-        hp = dict(HP, group_size=4) if variant == "groupcomm" else dict(HP)
-        if variant.startswith("asteroid"):
-            hp.update(in_channels=16, mask_act=layout.DEFAULT_MASK_ACT[variant])
+    for variant in architectures.VARIANTS:
+        hp = valid_hparams(variant, HP, group_size=4)
         weights.save(tmp_path / f"{variant}.npz", weights.random_tensors(variant, hp), weights.make_config(variant, hp))
         out = npsep.load(tmp_path / f"{variant}.npz").forward(np.ones(100, np.float32))
         assert out.shape == (1, 2, 100) and np.isfinite(out).all()

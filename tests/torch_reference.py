@@ -1,7 +1,8 @@
 """PyTorch reference implementations of the five SuDoRM-RF variants, for the tests.
 
-Written from ``/work/shared/SPEC.md`` section 2; module and parameter names follow the
-original code so that ``state_dict()`` keys equal ``npsep.layout.expected_shapes``.
+Written from the architecture in ``docs/architecture.md`` and ``docs/variants.md``; module and
+parameter names follow the original code (https://github.com/etzinis/sudo_rm_rf, and Asteroid's
+``asteroid/models/sudormrf.py``, https://github.com/asteroid-team/asteroid) so that ``state_dict()`` keys equal ``npsep.architectures.expected_shapes``.
 Shapes in comments: ``B`` batch, ``T`` samples, ``E`` bases, ``L`` frames, ``S`` sources.
 
 Also here: reading the original code's whole-model pickles without running their
@@ -237,7 +238,7 @@ class _OriginalCodeModel(nn.Module):
 
 
 class OriginalSuDORMRF(_OriginalCodeModel):
-    """SPEC 2.1: ReLU encoder with bias, GroupNorm U-blocks, channel-axis Conv2d masks."""
+    """The original SuDoRM-RF: ReLU encoder with bias, GroupNorm U-blocks, channel-axis Conv2d masks."""
     pickled_as = "SuDORMRF"
 
     def __init__(self, **hp):
@@ -268,7 +269,7 @@ class OriginalSuDORMRF(_OriginalCodeModel):
 
 
 class _ImprovedBase(_OriginalCodeModel):
-    """SPEC 2.2 / 2.3: linear encoder, GlobLN, ReLU masks from a 1x1 conv, groups=1 decoder."""
+    """The improved and group-communication SuDoRM-RF: linear encoder, GlobLN, ReLU masks from a 1x1 conv, groups=1 decoder."""
 
     def __init__(self, hp, make_block):
         super().__init__(**hp)
@@ -383,7 +384,7 @@ class AsteroidImprovedMasker(nn.Module):
 
 
 class AsteroidNet(nn.Module):
-    """SPEC 2.4: encoder (+ReLU for SuDORMRFNet), masker, per-source decoder, output length T.
+    """Asteroid's SuDORMRFNet and SuDORMRFImprovedNet: encoder (+ReLU for SuDORMRFNet), masker, per-source decoder, output length T.
 
     ``model_args`` holds the constructor arguments under Asteroid's names, as
     ``BaseEncoderMaskerDecoder.get_model_args`` reports them.
@@ -424,7 +425,7 @@ EXTRA_HPARAMS = {"groupcomm": ("group_size",), "asteroid_sudormrf": ("mask_act",
 
 
 def build(variant, hparams):
-    """A randomly initialised model of ``variant``; ``hparams`` uses npsep.layout's names."""
+    """A randomly initialised model of ``variant``; ``hparams`` uses npsep.architectures's names."""
     names = HPARAMS + EXTRA_HPARAMS.get(variant, ())
     return MODELS[variant](**{k: hparams[k] for k in names})
 

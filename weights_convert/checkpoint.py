@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from npsep import layout
+from npsep import architectures
 from npsep.errors import ConvertError
 
 from . import modules
@@ -78,10 +78,10 @@ def _whole_model(model):
         raise ConvertError(f"not a SuDoRM-RF checkpoint: the pickled model is a "
                            f"{model.class_path}")
     origin = f"the pickled {model.class_path.rsplit('.', 1)[1]}"
-    declared = _declared(((name, modules.attribute(model, name)) for name in layout.HPARAMS),
+    declared = _declared(((name, modules.attribute(model, name)) for name in architectures.HPARAMS),
                          origin)
     tensors = _state_dict(modules.state_dict(model), origin)
-    if variant == "groupcomm":
+    if "group_size" in architectures.hparam_names(variant):
         declared.update(_declared_group_size(model))
     return Checkpoint("whole-model", tensors, variant, declared, origin=origin)
 

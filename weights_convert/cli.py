@@ -5,13 +5,13 @@
 """
 import sys
 
-from npsep import layout
+from npsep import architectures
 from npsep.weights import DEFAULT_SAMPLE_RATE
 
 
 def add_arguments(parser):
     """Add the converter's options to the ``convert`` sub-command parser."""
-    parser.add_argument("--variant", choices=layout.VARIANTS,
+    parser.add_argument("--variant", choices=architectures.VARIANTS,
                         help="expected variant (default: read from the checkpoint; a different "
                         "one is an error)")
     parser.add_argument("--sample-rate", type=int, metavar="HZ",
@@ -22,7 +22,7 @@ def add_arguments(parser):
                         "group-communication models only)")
     parser.add_argument("--no-mixture-consistency", dest="mixture_consistency",
                         action="store_false", help="do not apply mixture consistency")
-    parser.add_argument("--mask-act", choices=layout.MASK_ACTS,
+    parser.add_argument("--mask-act", choices=architectures.MASK_ACTS,
                         help="mask nonlinearity of an Asteroid model whose package does not say "
                         "(default: softmax for SuDORMRFNet, relu for SuDORMRFImprovedNet)")
     parser.add_argument("--overwrite", action="store_true", help="replace DST if it exists")

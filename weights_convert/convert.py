@@ -10,7 +10,7 @@ leaves no output file.
 import hashlib
 import os
 
-from npsep import layout, weights
+from npsep import architectures, weights
 from npsep.weights import DEFAULT_SAMPLE_RATE
 from npsep.errors import ConvertError
 
@@ -26,7 +26,7 @@ def convert(src, dst, overwrite=False, note=None, **overrides):
 
     ``overrides`` (``None`` means "not given") supply what a checkpoint cannot
     tell: ``variant``, ``sample_rate``, ``mixture_consistency``, ``mask_act``;
-    any hyper-parameter of :mod:`npsep.layout` may be given too. An override
+    any hyper-parameter of :mod:`npsep.architectures` may be given too. An override
     must agree with the tensors and with what the checkpoint declares.
     ``note(text)`` is told about tensors that were dropped.
     """
@@ -41,7 +41,7 @@ def convert(src, dst, overwrite=False, note=None, **overrides):
     for name in hp:
         _agree(name, hp[name], found.hparams.get(name), found.origin)
         _agree(name, hp[name], overrides.get(name), "the caller")
-    if "mask_act" in layout.hparam_names(variant):
+    if "mask_act" in architectures.hparam_names(variant):
         hp["mask_act"] = _mask_act(variant, found, overrides.get("mask_act"))
     tensors = match.select_tensors(variant, hp, found.tensors, note or (lambda text: None))
     config = _config(variant, hp, found, overrides, src)
@@ -51,7 +51,7 @@ def convert(src, dst, overwrite=False, note=None, **overrides):
 
 def _check_override_names(overrides):
     """A misspelt keyword is a programming error, not a user's: TypeError like any call."""
-    known = set(SETTINGS) | {n for v in layout.VARIANTS for n in layout.hparam_names(v)}
+    known = set(SETTINGS) | {n for v in architectures.VARIANTS for n in architectures.hparam_names(v)}
     unknown = sorted(set(overrides) - known)
     if unknown:
         raise TypeError(f"convert() got unknown overrides: {', '.join(unknown)}")
@@ -59,7 +59,7 @@ def _check_override_names(overrides):
 
 def _check_applicable(variant, overrides):
     """A hyper-parameter override must be one the variant has (e.g. no mask_act for 'improved')."""
-    foreign = sorted(set(overrides) - set(SETTINGS) - set(layout.hparam_names(variant)))
+    foreign = sorted(set(overrides) - set(SETTINGS) - set(architectures.hparam_names(variant)))
     if foreign:
         raise ConvertError(f"{foreign[0]} does not apply to the {variant!r} variant")
 
@@ -77,7 +77,7 @@ def _check_paths(src, dst, overwrite):
 def _variant(found, requested):
     """The variant the tensor names show; a declared or requested one must be the same."""
     variant = infer.detect_variant(found.tensors)
-    if found.variant is not None and found.variant != variant:
+    if found.variant not in (None, variant):
         raise ConvertError(f"{found.origin} says {found.variant!r} but its tensors are "
                            f"those of {variant!r}")
     if requested is not None and requested != variant:
@@ -97,10 +97,10 @@ def _mask_act(variant, found, requested):
     """Asteroid's mask nonlinearity: declared, else requested, else the variant's default."""
     declared = found.hparams.get("mask_act")
     _agree_setting("mask_act", declared, requested, found.origin)
-    mask_act = _first(requested, declared, layout.DEFAULT_MASK_ACT[variant])
-    if mask_act not in layout.MASK_ACTS:
+    mask_act = _first(requested, declared, architectures.DEFAULT_MASK_ACT[variant])
+    if mask_act not in architectures.MASK_ACTS:
         raise ConvertError(f"mask_act {mask_act!r} is not supported (npsep has "
-                           f"{', '.join(layout.MASK_ACTS)})")
+                           f"{', '.join(architectures.MASK_ACTS)})")
     return mask_act
 
 
@@ -117,8 +117,8 @@ def _config(variant, hp, found, overrides, src):
     rate = _first(overrides.get("sample_rate"), found.sample_rate, DEFAULT_SAMPLE_RATE)
     if isinstance(rate, bool) or not isinstance(rate, int) or rate <= 0:
         raise ConvertError(f"the sample rate must be a positive integer, got {rate!r}")
-    # SPEC section 4: the group-communication checkpoints are used with mixture consistency.
-    consistency = overrides.get("mixture_consistency", variant == "groupcomm")
+    # the authors use their group-communication checkpoints with mixture consistency
+    consistency = overrides.get("mixture_consistency", architectures.architecture(variant).mixture_consistency)
     source = {"name": os.path.basename(src), "sha256": _sha256(src), "kind": found.kind}
     try:
         return weights.make_config(variant, hp, rate, consistency, source)

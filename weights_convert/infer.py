@@ -1,71 +1,64 @@
 """Which SuDoRM-RF variant a state dict holds, and its hyper-parameters, read from its tensors.
 
-Every hyper-parameter of :data:`npsep.layout.HPARAMS` (and ``group_size``) is
+Every hyper-parameter of :data:`npsep.architectures.HPARAMS` (and ``group_size``) is
 visible in some tensor's shape or in how many numbered sub-modules there are;
 :func:`infer_hparams` reads each from one place, and
 :func:`weights_convert.match.select_tensors` then checks *every* tensor
-against :func:`npsep.layout.expected_shapes`, so an inconsistent file is
+against :func:`npsep.architectures.expected_shapes`, so an inconsistent file is
 caught there. Only ``mask_act`` (Asteroid) cannot be read from shapes.
 """
 import re
 
+from npsep.architectures import ARCHITECTURES, architecture
 from npsep.errors import ConvertError
 
-_FAMILIES = {
-    # variant: (encoder weight (E, 1, K), 1x1 conv whose rows are C_out, prefix of the masker)
-    "original": ("encoder.0.weight", "l1.weight", ""),
-    "improved": ("encoder.weight", "bottleneck.weight", ""),
-    "groupcomm": ("encoder.weight", "bottleneck.weight", ""),
-    "asteroid_sudormrf": ("encoder.filterbank._filters", "masker.l1.weight", "masker."),
-    "asteroid_improved": ("encoder.filterbank._filters", "masker.bottleneck.weight", "masker."),
-}
+FILTERBANK = ".filterbank._filters"
+"""How Asteroid names the tensor of a free filterbank (encoder or decoder)."""
 
 
 def detect_variant(tensors):
-    """The variant whose tensor names ``tensors`` has (a dict name -> array)."""
-    names = set(tensors)
-    if {"encoder.0.weight", "l1.weight"} <= names:
-        return "original"
-    if {"encoder.weight", "bottleneck.weight"} <= names:
-        grouped = any(n.startswith(("sm.0.TAC.", "sm.0.UBlock.")) for n in names)
-        return "groupcomm" if grouped else "improved"
-    if "masker.l1.weight" in names:
-        return "asteroid_sudormrf"
-    if "masker.bottleneck.weight" in names:
-        return "asteroid_improved"
-    sample = ", ".join(repr(n) for n in list(tensors)[:3]) or "none"
+    """The variant whose tensor names ``tensors`` has (a dict name -> array): the one whose
+    :attr:`~npsep.architectures.Architecture.detected_by` prefixes all occur, the most specific
+    if several do."""
+    names = list(tensors)
+    found = [a for a in ARCHITECTURES.values()
+             if all(any(n.startswith(prefix) for n in names) for prefix in a.detected_by)]
+    if found:
+        return max(found, key=lambda a: len(a.detected_by)).name
+    sample = ", ".join(repr(n) for n in names[:3]) or "none"
     raise ConvertError(f"not a SuDoRM-RF model: no variant has these tensors (first: {sample})")
 
 
 def infer_hparams(variant, tensors):
     """The hyper-parameters of ``variant`` that the shapes of ``tensors`` show (no ``mask_act``)."""
-    encoder, bottleneck, masker = _FAMILIES[variant]
-    if variant.startswith("asteroid") and encoder not in tensors:
+    arch = architecture(variant)
+    encoder, masker = arch.encoder_weight, arch.prefix
+    if arch.encoder_weight.endswith(FILTERBANK) and encoder not in tensors:
         raise ConvertError(f"no {encoder!r}: npsep needs Asteroid's learned ('free') filterbank")
     E, _, K = _shape(tensors, encoder, 3)
-    C_out = _shape(tensors, bottleneck, 3)[0]
-    block = f"{masker}sm.0." + ("UBlock." if variant == "groupcomm" else "")
+    C_out = _shape(tensors, f"{masker}{arch.bottleneck}.weight", 3)[0]
+    grouped = "group_size" in arch.extra_hparams
+    block = f"{masker}sm.0." + ("UBlock." if grouped else "")
     hp = {"out_channels": C_out,
           "in_channels": _shape(tensors, f"{block}proj_1x1.conv.weight", 3)[0],
           "num_blocks": _count(tensors, f"{masker}sm."),
           "upsampling_depth": _count(tensors, f"{block}spp_dw."),
           "enc_kernel_size": K, "enc_num_basis": E,
-          "num_sources": _num_sources(variant, tensors, E)}
-    if variant == "groupcomm":
+          "num_sources": _num_sources(arch, tensors, E)}
+    if grouped:
         hp["group_size"] = _group_size(tensors, C_out)
         hp["in_channels"] *= hp["group_size"]
     return hp
 
 
-def _num_sources(variant, tensors, E):
-    """S: from the mask conv (original kinds), the decoder (improved kinds) or the mask rows."""
-    if variant == "original":
-        return _shape(tensors, "m.weight", 4)[0]
-    if variant == "asteroid_sudormrf":
-        return _shape(tensors, "masker.m.weight", 4)[0]
-    if variant == "asteroid_improved":
-        return _shape(tensors, "masker.mask_net.1.weight", 3)[0] // max(E, 1)
-    return _shape(tensors, "decoder.weight", 3)[1]
+def _num_sources(arch, tensors, E):
+    """S: from the channel-axis mask conv ``(S, 1, E+1, 1)``, else from the decoder's
+    ``(S*E, S, K)`` when it mixes the sources, else from the mask conv's ``S*E`` rows."""
+    if arch.mask_head == "channel_axis":
+        return _shape(tensors, f"{arch.prefix}m.weight", 4)[0]
+    if arch.decoder == "mixing":
+        return _shape(tensors, arch.decoder_weight, 3)[1]
+    return _shape(tensors, f"{arch.prefix}mask_net.1.weight", 3)[0] // max(E, 1)
 
 
 def _group_size(tensors, C_out):

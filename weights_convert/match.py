@@ -1,6 +1,6 @@
-"""Check a state dict against :mod:`npsep.layout` and keep exactly the tensors npsep needs.
+"""Check a state dict against :mod:`npsep.architectures` and keep exactly the tensors npsep needs.
 
-The result has the names of :func:`npsep.layout.expected_shapes`, every one
+The result has the names of :func:`npsep.architectures.expected_shapes`, every one
 float32. Extra entries are handled so that nothing is silently lost:
 
 * an Asteroid filterbank duplicate (``encoder.encoder.filterbank._filters``
@@ -11,16 +11,16 @@ float32. Extra entries are handled so that nothing is silently lost:
 """
 import numpy as np
 
-from npsep import layout
+from npsep import architectures
 from npsep.errors import ConvertError
 
-_FILTERS = ".filterbank._filters"
+from .infer import FILTERBANK
 
 
 def select_tensors(variant, hp, tensors, note):
     """The float32 tensors of ``variant`` with ``hp``; ``note(text)`` is told what is dropped."""
     try:
-        expected = layout.expected_shapes(variant, hp)
+        expected = architectures.expected_shapes(variant, hp)
     except ValueError as e:
         raise ConvertError(f"inconsistent {variant} checkpoint: {e}") from None
     selected = {}
@@ -28,9 +28,9 @@ def select_tensors(variant, hp, tensors, note):
         if name not in tensors:
             raise ConvertError(f"tensor {name!r} is missing (a {variant} model {_summary(hp)} "
                                "needs it)")
-        if not layout.shape_matches(shape, tensors[name].shape):
+        if not architectures.shape_matches(shape, tensors[name].shape):
             raise ConvertError(f"tensor {name!r} has shape {tuple(tensors[name].shape)}, "
-                               f"expected {layout.describe_shape(shape)} for a {variant} model "
+                               f"expected {architectures.describe_shape(shape)} for a {variant} model "
                                f"{_summary(hp)}")
         selected[name] = _float32(name, tensors[name])
     for name in tensors:
@@ -42,8 +42,9 @@ def select_tensors(variant, hp, tensors, note):
 def _drop(name, tensors, selected, variant, note):
     """Account for a tensor npsep does not need, or refuse it."""
     value = tensors[name]
-    if variant.startswith("asteroid") and name.endswith(_FILTERS):
-        kept = name.split(".", 1)[0] + _FILTERS
+    filterbanks = architectures.architecture(variant).encoder_weight.endswith(FILTERBANK)
+    if filterbanks and name.endswith(FILTERBANK):
+        kept = name.split(".", 1)[0] + FILTERBANK
         if kept not in selected or not np.array_equal(value, tensors[kept]):
             raise ConvertError(f"tensor {name!r} should duplicate {kept!r} but differs from it")
     elif value.dtype.kind in "biu":

@@ -12,20 +12,21 @@ as the norms allow (see ``docs/kernels.md``):
   reader applies ``act((y - mu) * scale + beta)`` on the fly;
 * the whole upsample-add chain is one pass.
 
-Parameters are prepared once (:func:`prepare_uconv_block` ...) as contiguous float32
-arrays; scratch space comes from a :class:`Workspace` reused across blocks and calls.
+Parameters are prepared once (:func:`prepare_uconv_block` ...) from a block's parameter
+tree (:mod:`npsep.architectures`) into a plan of contiguous float32 arrays; scratch space
+comes from a :class:`Workspace` reused across blocks and calls.
 """
 from functools import lru_cache
-from types import SimpleNamespace
 
 import numba
 import numpy as np
 
-from .kernels import gemm
-from .kernels.conv import depthwise_conv_stats
-from .kernels.norm import affine_act, affine_add_stats, channel_stats, norm_coefficients
-from .kernels.pyramid import merge_levels_stats
-from .kernels.tac import group_mean, tac_output_residual
+from ..architectures import Conv, Norm, layer
+from ..kernels import gemm
+from ..kernels.conv import depthwise_conv_stats
+from ..kernels.norm import affine_act, affine_add_stats, channel_stats, norm_coefficients
+from ..kernels.pyramid import merge_levels_stats
+from ..kernels.tac import group_mean, tac_output_residual
 
 NO_BIAS = np.zeros(0, dtype=np.float32)
 """A conv without bias, for :func:`matmul`."""
@@ -57,16 +58,14 @@ def f32(a):
     return np.ascontiguousarray(a, dtype=np.float32)
 
 
-def conv1x1_params(p, name):
-    """``(W [C_o, C_i], b [C_o])`` of a 1x1 Conv1d."""
-    return f32(p[name + ".weight"][:, :, 0]), f32(p[name + ".bias"])
+def conv1x1(conv, groups=1):
+    """A 1x1 Conv1d as ``Conv(w [C_o, C_i], b [C_o])``, the bias repeated for ``groups`` groups."""
+    return Conv(f32(conv.w[:, :, 0]), _tile(f32(conv.b), groups))
 
 
-def norm_params(p, name):
-    """``(gamma, beta)`` of a GlobLN (``gamma``/``beta``) or GroupNorm(1, C) (``weight``/``bias``)."""
-    if name + ".gamma" in p:
-        return f32(p[name + ".gamma"]), f32(p[name + ".beta"])
-    return f32(p[name + ".weight"]), f32(p[name + ".bias"])
+def norm(n, groups=1):
+    """A norm's ``gamma``/``beta`` as float32, repeated for ``groups`` groups."""
+    return Norm(_tile(f32(n.gamma), groups), _tile(f32(n.beta), groups))
 
 
 def _tile(a, groups):
@@ -74,59 +73,66 @@ def _tile(a, groups):
     return a if groups == 1 else f32(np.concatenate([a] * groups))
 
 
-def _tile_slope(a, groups):
+def slope(a, groups=1):
     """A PReLU slope for ``groups`` groups side by side: a shared ``(1,)`` slope stays shared."""
+    a = f32(a)
     return a if a.shape[0] == 1 else _tile(a, groups)
 
 
-def _block_common(p, depth, groups):
-    t = lambda a: _tile(a, groups)  # noqa: E731
-    w, b = conv1x1_params(p, "proj_1x1.conv")
-    gamma, beta = norm_params(p, "proj_1x1.norm")
-    levels = []
-    for k in range(depth):
-        g, bt = norm_params(p, f"spp_dw.{k}.norm")
-        levels.append((t(f32(p[f"spp_dw.{k}.conv.weight"][:, 0, :])), t(f32(p[f"spp_dw.{k}.conv.bias"])),
-                       (t(g), t(bt))))
-    g, bt = norm_params(p, "final_norm.norm")
-    return dict(groups=groups, proj=(w, t(b)), proj_norm=(t(gamma), t(beta)),
-                proj_act=_tile_slope(f32(p["proj_1x1.act.weight"]), groups), dw=levels,
-                final_norm=(t(g), t(bt)), final_act=_tile_slope(f32(p["final_norm.act.weight"]), groups))
+Level = layer("Level", "w b norm", "One level of the depthwise pyramid: ``w [C, k]``, ``b [C]`` and the norm "
+              "after it.", __name__)
+BlockCore = layer("BlockCore", "groups proj proj_norm proj_act pyramid final_norm final_act",
+                  "What every U-block starts with, run on ``groups`` groups side by side: the expansion "
+                  "(1x1 conv ``proj``, its norm and PReLU slope(s)), the :class:`Level` s of the pyramid, "
+                  "the final norm and PReLU.", __name__)
+UConvBlockPlan = layer("UConvBlockPlan", "core res", "Improved U-ConvBlock: the core and the residual 1x1 conv.",
+                       __name__)
+UBlockPlan = layer("UBlockPlan", "core exp exp_norm out_norm out_act",
+                   "Original U-block: the core, the 1x1 conv ``exp`` and its norm, the norm and PReLU after "
+                   "the residual.", __name__)
+GCBlockPlan = layer("GCBlockPlan", "groups input input_act mean mean_act out_h out_m out_b out_act norm ublock",
+                    "Group-communication block: TAC's ``input`` layer (weights shared by the groups, bias "
+                    "tiled), its ``mean`` layer, its output layer split into the columns that read a group's "
+                    "own ``h`` (``out_h``) and the mean (``out_m``), its GlobLN, and the shared U-ConvBlock.",
+                    __name__)
 
 
-def prepare_uconv_block(p, depth, groups=1):
-    """Improved U-ConvBlock parameters from its (prefix-stripped) state dict.
+def _core(tree, groups):
+    return BlockCore(groups=groups, proj=conv1x1(tree.proj.conv, groups), proj_norm=norm(tree.proj.norm, groups),
+                     proj_act=slope(tree.proj.act, groups),
+                     pyramid=tuple(Level(_tile(f32(lv.conv.w[:, 0, :]), groups), _tile(f32(lv.conv.b), groups),
+                                         norm(lv.norm, groups)) for lv in tree.pyramid),
+                     final_norm=norm(tree.final_norm.norm, groups), final_act=slope(tree.final_norm.act, groups))
+
+
+def prepare_uconv_block(tree, groups=1):
+    """Improved U-ConvBlock plan from its parameter tree (:class:`npsep.architectures.UConvBlock`).
 
     With ``groups > 1`` the block runs on each of ``groups`` equal groups of channels at
     once (the shared U-ConvBlock of a group-communication block): the 1x1 convs become
     batched matrix products and each group is normalised on its own.
     """
-    w, b = conv1x1_params(p, "res_conv")
-    return SimpleNamespace(**_block_common(p, depth, groups), res=(w, _tile(b, groups)))
+    return UConvBlockPlan(_core(tree, groups), conv1x1(tree.res, groups))
 
 
-def prepare_u_block(p, depth):
-    """Original U-block parameters from its (prefix-stripped) state dict."""
-    return SimpleNamespace(**_block_common(p, depth, 1), exp=conv1x1_params(p, "conv_1x1_exp.conv"),
-                           exp_norm=norm_params(p, "conv_1x1_exp.norm"),
-                           out_norm=norm_params(p, "module_act.norm"), out_act=f32(p["module_act.act.weight"]))
+def prepare_u_block(tree):
+    """Original U-block plan from its parameter tree (:class:`npsep.architectures.UBlock`)."""
+    return UBlockPlan(_core(tree, 1), exp=conv1x1(tree.exp.conv), exp_norm=norm(tree.exp.norm),
+                      out_norm=norm(tree.out.norm), out_act=slope(tree.out.act))
 
 
-def prepare_gc_block(p, depth, groups):
-    """Group-communication block parameters: TAC (``TAC.*``) and the shared U-ConvBlock (``UBlock.*``)."""
-    w_out = f32(p["TAC.TAC_output.0.weight"])
+def prepare_gc_block(tree, groups):
+    """Group-communication block plan, for ``groups`` groups, from its parameter tree
+    (:class:`npsep.architectures.GCBlock`)."""
+    tac = tree.tac
+    w_out = f32(tac.output.linear.w)
     H = w_out.shape[1] // 2
-    return SimpleNamespace(
-        groups=groups,
-        w_in=f32(p["TAC.TAC_input.0.weight"]), b_in=_tile(f32(p["TAC.TAC_input.0.bias"]), groups),
-        act_in=_tile_slope(f32(p["TAC.TAC_input.1.weight"]), groups),
-        w_mean=f32(p["TAC.TAC_mean.0.weight"]), b_mean=f32(p["TAC.TAC_mean.0.bias"]),
-        act_mean=f32(p["TAC.TAC_mean.1.weight"]),
-        w_out_h=f32(w_out[:, :H]), w_out_m=f32(w_out[:, H:]), b_out=f32(p["TAC.TAC_output.0.bias"]),
-        act_out=f32(p["TAC.TAC_output.1.weight"]), norm=norm_params(p, "TAC.TAC_norm"),
-        ublock=prepare_uconv_block({k[7:]: v for k, v in p.items() if k.startswith("UBlock.")}, depth, groups))
-
-
+    return GCBlockPlan(groups=groups, input=Conv(f32(tac.input.linear.w), _tile(f32(tac.input.linear.b), groups)),
+                       input_act=slope(tac.input.act, groups),
+                       mean=Conv(f32(tac.mean.linear.w), f32(tac.mean.linear.b)), mean_act=slope(tac.mean.act),
+                       out_h=f32(w_out[:, :H]), out_m=f32(w_out[:, H:]), out_b=f32(tac.output.linear.b),
+                       out_act=slope(tac.output.act), norm=norm(tac.norm),
+                       ublock=prepare_uconv_block(tree.ublock, groups))
 # --- blocks --------------------------------------------------------------------------------
 
 def matmul(w, x, out, groups=1, bias=None, accumulate=False):
@@ -148,7 +154,7 @@ def conv1x1_stats(w, x, ws, name, groups=1):
     return y, sums
 
 
-def pyramid(blk, u, u_norm, u_act, ws):
+def pyramid(core, u, u_norm, u_act, ws):
     """Depthwise pyramid + upsample-add of ``act(norm(u))``, in ``u``'s buffer; returns the merged
     map and its sums.
 
@@ -158,7 +164,7 @@ def pyramid(blk, u, u_norm, u_act, ws):
     block). Levels are normalised only when read, and merged into ``u`` again.
     """
     C, L = u.shape
-    depth = len(blk.dw)
+    depth = len(core.pyramid)
     lengths = [L]
     for _ in range(1, depth):
         lengths.append((lengths[-1] + 1) // 2)
@@ -170,42 +176,41 @@ def pyramid(blk, u, u_norm, u_act, ws):
     scale = np.empty((depth, C), dtype=np.float32)
     beta = np.empty((depth, C), dtype=np.float32)
     x, (x_mu, x_scale, x_beta), act = u, u_norm, u_act
-    for k, (w, b, (gamma, bt)) in enumerate(blk.dw):
+    for k, level in enumerate(core.pyramid):
         y = u if k == 0 else pyr[offsets[k]: offsets[k] + C * lengths[k]].reshape(C, lengths[k])
-        depthwise_conv_stats(x, x_mu, x_scale, x_beta, act, w, b, 1 if k == 0 else 2, y, sums)
-        mu[k], scale[k], beta[k] = norm_coefficients(sums, lengths[k], gamma, bt, blk.groups)
+        depthwise_conv_stats(x, x_mu, x_scale, x_beta, act, level.w, level.b, 1 if k == 0 else 2, y, sums)
+        mu[k], scale[k], beta[k] = norm_coefficients(sums, lengths[k], level.norm.gamma, level.norm.beta, core.groups)
         x, x_mu, x_scale, x_beta, act = y, mu[k], scale[k], beta[k], ONE
     merge_levels_stats(u, pyr, offsets, lengths, mu, scale, beta, u, sums)
     return u, sums
 
 
-def _block_core(blk, x, ws):
-    """The part every U-block shares: ``pyramid(PReLU(norm(W_proj x)))``, returned with the
-    coefficients of its final norm (``PReLU(final_norm(.))`` is left to the block's next step)."""
-    L, G = x.shape[1], blk.groups
-    w, b = blk.proj
-    u, sums = conv1x1_stats(w, x, ws, "proj", G)
-    merged, sums = pyramid(blk, u, norm_coefficients(sums, L, *blk.proj_norm, G, bias=b), blk.proj_act, ws)
-    return merged, norm_coefficients(sums, L, *blk.final_norm, G)
+def block_core(core, x, ws):
+    """The part every U-block shares, ``PReLU(final_norm(pyramid(PReLU(norm(W_proj x)))))``,
+    in a workspace buffer."""
+    L, G = x.shape[1], core.groups
+    u, sums = conv1x1_stats(core.proj.w, x, ws, "proj", G)
+    proj_norm = norm_coefficients(sums, L, core.proj_norm.gamma, core.proj_norm.beta, G, bias=core.proj.b)
+    merged, sums = pyramid(core, u, proj_norm, core.proj_act, ws)
+    affine_act(merged, *norm_coefficients(sums, L, core.final_norm.gamma, core.final_norm.beta, G),
+               core.final_act, merged)
+    return merged
 
 
 def uconv_block(blk, x, ws):  # [C_out, L] -> in place
     """Improved U-ConvBlock, in place: ``x += W_res PReLU(final_norm(core(x))) + b_res`` (per group,
     if grouped)."""
-    merged, coefficients = _block_core(blk, x, ws)
-    affine_act(merged, *coefficients, blk.final_act, merged)
-    w, b = blk.res
-    matmul(w, merged, x, blk.groups, bias=b, accumulate=True)
+    merged = block_core(blk.core, x, ws)
+    matmul(blk.res.w, merged, x, blk.core.groups, bias=blk.res.b, accumulate=True)
 
 
 def u_block(blk, x, ws):  # [C_out, L] -> in place
     """Original U-block, in place: ``x = PReLU(GN(x + GN(W_exp core(x) + b_exp)))``."""
-    merged, coefficients = _block_core(blk, x, ws)
-    affine_act(merged, *coefficients, blk.final_act, merged)
-    w, b = blk.exp
-    e, sums = conv1x1_stats(w, merged, ws, "exp")
-    affine_add_stats(e, *norm_coefficients(sums, x.shape[1], *blk.exp_norm, bias=b), x, sums)
-    affine_act(x, *norm_coefficients(sums, x.shape[1], *blk.out_norm), blk.out_act, x)
+    L = x.shape[1]
+    merged = block_core(blk.core, x, ws)
+    e, sums = conv1x1_stats(blk.exp.w, merged, ws, "exp")
+    affine_add_stats(e, *norm_coefficients(sums, L, blk.exp_norm.gamma, blk.exp_norm.beta, bias=blk.exp.b), x, sums)
+    affine_act(x, *norm_coefficients(sums, L, blk.out_norm.gamma, blk.out_norm.beta), blk.out_act, x)
 
 
 def bias_act(y, b, slope, out):
@@ -229,20 +234,19 @@ def gc_block(blk, x, ws):  # [C_out, L] -> in place
     shared U-ConvBlock on every group (all groups in one grouped pass)."""
     G, L = blk.groups, x.shape[1]
     xg = x.reshape(G, -1, L)  # [G, c, L], a view
-    H = blk.w_in.shape[0]
+    H = blk.input.w.shape[0]
     h = ws.get("tac.h", (G, H, L))
     h2 = h.reshape(G * H, L)
-    matmul(blk.w_in, x, h2, G, blk.b_in)
-    bias_act(h2, _zeros(G * H), blk.act_in, h2)
+    matmul(blk.input.w, x, h2, G, blk.input.b)
+    bias_act(h2, _zeros(G * H), blk.input_act, h2)
     m = ws.get("tac.mean", (H, L))
     group_mean(h, m)
     mm = ws.get("tac.m", (H, L))
-    matmul(blk.w_mean, m, mm, bias=blk.b_mean)
-    bias_act(mm, _zeros(H), blk.act_mean, mm)
+    matmul(blk.mean.w, m, mm, bias=blk.mean.b)
+    bias_act(mm, _zeros(H), blk.mean_act, mm)
     o = ws.get("tac.o", xg.shape)
-    matmul(blk.w_out_h, h2, o.reshape(x.shape), G)
+    matmul(blk.out_h, h2, o.reshape(x.shape), G)
     om = ws.get("tac.om", (xg.shape[1], L))
-    matmul(blk.w_out_m, mm, om)
-    gamma, beta = blk.norm
-    tac_output_residual(o, om, blk.b_out, blk.act_out, gamma, beta, 1e-8, xg)
+    matmul(blk.out_m, mm, om)
+    tac_output_residual(o, om, blk.out_b, blk.out_act, blk.norm.gamma, blk.norm.beta, 1e-8, xg)
     uconv_block(blk.ublock, x, ws)
