@@ -13,8 +13,7 @@ HPARAM_LIMITS = {
     "out_channels": 4096, "in_channels": 16384, "num_blocks": 256, "upsampling_depth": 16,
     "enc_kernel_size": 4095, "enc_num_basis": 8192, "num_sources": 64, "group_size": 1024,
 }
-"""Largest accepted value of each integer hyper-parameter (published models: at most
-512, 4096, 34, 5, 41, 512, 2 and 16)."""
+"""Largest accepted value of each integer hyper-parameter (documented in docs/checkpoints.md)."""
 
 MAX_TENSOR_BYTES = 2 ** 31
 """Bytes of tensor data a checkpoint may hold (its storages, and again the tensors viewing them)."""

@@ -124,7 +124,7 @@ class RestrictedUnpickler(pickle.Unpickler):
         """Resolve a global the pickle names, or refuse it."""
         module, name = _python3_name(module, name)
         if (module, name) == ("torch._utils", "_rebuild_tensor_v2"):
-            return self._rebuild_tensor
+            return self.rebuild_tensor
         safe = _SAFE_GLOBALS.get((module, name))
         if safe is not None:
             return safe
@@ -175,8 +175,8 @@ class RestrictedUnpickler(pickle.Unpickler):
         return self._module_classes[path]
 
 
-    def _rebuild_tensor(self, storage, storage_offset, size, stride, requires_grad, hooks,
-                        metadata=None):
+    def rebuild_tensor(self, storage, storage_offset, size, stride, requires_grad, hooks,
+                       metadata=None):
         """NumPy version of ``torch._utils._rebuild_tensor_v2``: a strided view of a storage,
         copied, refused if it needs more elements than its storage backs."""
         if not isinstance(storage, np.ndarray):
@@ -244,11 +244,13 @@ def _open_zip(path):
             raise ConvertError(f"{path}: legacy (pre-zip) torch serialization is not supported; "
                                "re-save it with torch >= 1.6: torch.save(torch.load(path), path)")
         return zipfile.ZipFile(path)
-    except zipfile.BadZipFile:
-        raise ConvertError(f"{path}: not a PyTorch zip checkpoint (not a zip file, "
-                           "or truncated)") from None
+    except ConvertError:
+        raise
     except OSError as e:
         raise ConvertError(f"{path}: cannot read ({e.strerror or _describe(e)})") from None
+    except Exception:  # BadZipFile, or a damaged directory (undecodable names, bad offsets...)
+        raise ConvertError(f"{path}: not a PyTorch zip checkpoint (not a zip file, "
+                           "or truncated or damaged)") from None
 
 
 def _root(archive, path):
