@@ -10,6 +10,7 @@ import json
 import os
 import pickle
 import struct
+import sys
 import zipfile
 from collections import OrderedDict
 
@@ -295,8 +296,9 @@ def test_fifo_or_device_as_a_weights_file(kind, tmp_path):
 # --- npsep info at the deepest accepted pyramid --------------------------------------------
 
 def test_info_on_a_valid_model_at_the_depth_limit(tmp_path):
-    """Before: the receptive field walked hop * 2**Q output positions (minutes at Q = 16)."""
-    hp = dict(HP, upsampling_depth=limits.HPARAM_LIMITS["upsampling_depth"], num_blocks=4)
+    """Before: the receptive field walked hop * 2**Q output positions (minutes here)."""
+    hp = dict(HP, upsampling_depth=limits.HPARAM_LIMITS["upsampling_depth"], num_blocks=4,
+              enc_kernel_size=101)
     path = tmp_path / "deep.npz"
     weights.save(path, weights.random_tensors("improved", hp), weights.make_config("improved", hp))
     result = run_limited(npsep_argv("info", path, "--json"))
@@ -321,7 +323,10 @@ def test_receptive_field_equals_the_enumeration(K):
 
 def test_receptive_field_at_any_depth_is_immediate():
     hp = dict(HP, enc_kernel_size=21, upsampling_depth=30, num_blocks=16)
-    assert info.receptive_field(hp) == 10 * (2 ** 29 * (4 * 16 + 1) + 2) + 1  # docs/costs.md
+    result = run_limited([sys.executable, "-c", "from npsep import info; "
+                          f"print(info.receptive_field({hp!r}))"])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert int(result.stdout) == 10 * (2 ** 29 * (4 * 16 + 1) + 2) + 1  # docs/costs.md
 
 
 def test_the_limits_hold_every_published_model():
