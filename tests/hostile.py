@@ -12,6 +12,7 @@ its own test, not take the test run down with it.
 * :func:`zip_member_patched` and :func:`deflate_zeros` build zips whose directory
   lies or whose entries decompress to far more than they take.
 """
+import io
 import json
 import os
 import resource
@@ -21,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import traceback
+import zipfile
 import zlib
 
 import numpy as np
@@ -64,13 +66,22 @@ def assert_one_line_error(result, match=None):
 # --- damaged files ----------------------------------------------------------------------
 
 def mutate(data, seed):
-    """A reproducible damage of ``data`` (bytes): bit flips anywhere, bit flips in the zip
-    directory (the last 1 KiB), a truncation, or a run of random bytes."""
+    """A reproducible damage of ``data`` (a zip's bytes), by ``seed % 6``: bit flips anywhere,
+    bit flips in the zip directory (the last 1 KiB), a run of random bytes, a truncation;
+    or, the zip rewritten intact around a damaged entry (so past the CRC checks), either
+    the structure entry (``data.pkl`` / ``__config__.npy``) or the first bytes of any entry
+    (``.npy`` headers)."""
     rng = np.random.default_rng(seed)
+    kind = seed % 6
+    if kind >= 4:
+        return _entry_damaged(data, rng, structure_only=kind == 4)
+    return _bytes_damaged(data, rng, kind)
+
+
+def _bytes_damaged(data, rng, kind, low=None):
     out = bytearray(data)
-    kind = seed % 4
-    if kind == 3:
-        return bytes(out[:rng.integers(0, len(out))])
+    if kind == 3 or not out:
+        return bytes(out[:rng.integers(0, len(out) + 1)])
     if kind == 2:
         start = int(rng.integers(0, len(out)))
         run = rng.integers(0, 256, size=int(rng.integers(1, 17)), dtype=np.uint8).tobytes()
@@ -80,6 +91,23 @@ def mutate(data, seed):
     for _ in range(int(rng.integers(1, 9))):
         out[rng.integers(low, len(out))] ^= 1 << int(rng.integers(0, 8))
     return bytes(out)
+
+
+def _entry_damaged(data, rng, structure_only):
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        entries = [(info, z.read(info)) for info in z.infolist()]
+    names = [info.filename for info, _ in entries]
+    structure = [i for i, n in enumerate(names) if n.endswith(("data.pkl", "__config__.npy"))]
+    target = structure[0] if structure_only and structure else int(rng.integers(0, len(entries)))
+    info, content = entries[target]
+    head = len(content) if structure_only else min(len(content), 256)
+    damaged = _bytes_damaged(content[:head], rng, int(rng.choice([0, 2, 3]))) + content[head:]
+    entries[target] = (info, damaged)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for info, content in entries:
+            z.writestr(info.filename, content)
+    return out.getvalue()
 
 
 def zip_member_patched(data, name, *, method=None, file_size=None, flag_bits=None):

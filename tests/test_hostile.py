@@ -108,6 +108,13 @@ def test_pickle_nested_5000_deep(tmp_path):
             "nests containers more than 100 deep")
 
 
+def test_memo_index_of_two_billion(tmp_path):
+    """LONG_BINPUT 2**31: the C unpickler would grow its memo table to 16 GiB for it."""
+    memo_bomb = b"\x80\x02}r" + (2 ** 31).to_bytes(4, "little") + b"."
+    refused(convert(write_checkpoint(tmp_path / "memo.pt", memo_bomb), tmp_path), tmp_path,
+            "memo index 2147483648")
+
+
 def test_cyclic_module_tree(tmp_path):
     model = build("improved", HP)
     model.sm._modules["loop"] = model

@@ -20,17 +20,20 @@ refused with a :class:`ConvertError` that names it.
 
 A small file must not cost unbounded memory or time either (limits in
 :mod:`npsep.limits`): only regular files are opened; every zip entry's size is
-checked from the zip directory before it is read; a storage must have exactly
-the bytes its persistent id declares, a tensor may not view more elements than
-its storage backs (no zero-stride or overlapping blow-ups), and the storages
-and tensors together stay under :data:`npsep.limits.MAX_TENSOR_BYTES`; the
-unpickled structure may not be cyclic, nested deeper than
-:data:`npsep.limits.MAX_NESTING` or expand past :data:`npsep.limits.MAX_OBJECTS`.
+checked from the zip directory before it is read; the pickle's memo indices are
+checked before it runs (the C unpickler sizes its memo table by them); a storage
+must have exactly the bytes its persistent id declares, a tensor may not view
+more elements than its storage backs (no zero-stride or overlapping blow-ups),
+and the storages and tensors together stay under
+:data:`npsep.limits.MAX_TENSOR_BYTES`; the unpickled structure may not be
+cyclic, nested deeper than :data:`npsep.limits.MAX_NESTING` or expand past
+:data:`npsep.limits.MAX_OBJECTS`.
 """
 import _compat_pickle
 import io
 import math
 import pickle
+import pickletools
 import re
 import zipfile
 from collections import OrderedDict
@@ -98,6 +101,7 @@ def load(path):
             root = _root(archive, path)
             byteorder = _byteorder(archive, root)
             data = _read_member(archive, f"{root}/data.pkl", limits.MAX_PICKLE_BYTES)
+            check_memo_indices(data)
             unpickler = RestrictedUnpickler(io.BytesIO(data), archive, root, byteorder)
             obj = unpickler.load()
             check_structure(obj)
@@ -289,6 +293,22 @@ def _read_member(archive, name, limit):
     than ``limit`` bytes (decompression stops at the size the directory gives)."""
     with archive.open(_member_info(archive, name, limit)) as f:
         return f.read(limit + 1)
+
+
+def check_memo_indices(data):
+    """Refuse a pickle whose memo indices run past the opcodes before them.
+
+    The C unpickler sizes its memo table by the largest index it is given, so a
+    20-byte pickle could make it allocate gigabytes. :func:`pickletools.genops`
+    walks the opcodes without running any (and stops at the first malformed one).
+    """
+    for count, (opcode, arg, _) in enumerate(pickletools.genops(data)):
+        if opcode.name in _MEMO_OPCODES and arg > count:
+            raise ConvertError(f"the checkpoint's pickle uses memo index {arg} after {count} "
+                               "opcodes: damaged")
+
+
+_MEMO_OPCODES = {"PUT", "BINPUT", "LONG_BINPUT", "GET", "BINGET", "LONG_BINGET"}
 
 
 def check_structure(root):
