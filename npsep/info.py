@@ -117,17 +117,18 @@ def sample_support(hp, t):
 def receptive_field(hp):
     """Receptive field in samples: the widest ``sample_support`` over all output positions.
 
-    The supports shift with the output position by a pattern that repeats
-    every ``hop * 2**(Q-1)`` samples; ``period`` below spans two repeats
-    (``hop * 2**Q`` positions), which are all enumerated far from the origin.
+    Computed in closed form, in O(hop) steps whatever the depth. An output sample
+    reads frames ``lo .. lo + d`` (:func:`frames_of_sample`; ``d`` is largest at some
+    phase of the hop and every ``lo`` occurs with it). A block maps frames ``lo .. hi``
+    to ``P floor(lo/P) - 2P .. P floor(hi/P) + 2P`` with ``P = 2**(Q-1)``
+    (:func:`block_support`), so ``N`` blocks give at most ``P ceil(d/P) + 4PN`` frames
+    between the ends, reached when ``lo`` is one frame below a multiple of ``P``; the
+    encoder reads ``hop`` samples per frame plus its kernel.
     """
-    period = hop(hp) * 2 ** hp["upsampling_depth"]
-    origin = period * 10 ** 6
-    width = 0
-    for t in range(origin, origin + period):
-        a, b = sample_support(hp, t)
-        width = max(width, b - a + 1)
-    return width
+    h, K = hop(hp), hp["enc_kernel_size"]
+    P, N = 2 ** (hp["upsampling_depth"] - 1), hp["num_blocks"]
+    d = max(b - a for a, b in (frames_of_sample(hp, t) for t in range(h)))
+    return (P * -(-d // P) + 4 * P * N) * h + K
 
 
 # --- multiply-adds ----------------------------------------------------------------------

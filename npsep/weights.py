@@ -14,17 +14,22 @@ Format (version 1), readable with ``np.load(path, allow_pickle=False)``:
        "source": {"name": "...pt", "sha256": "...", "kind": "whole-model"}}
 
 Nothing else may be in the file. :func:`load` checks all of that and raises
-:class:`WeightsError` with one line naming the offending key.
+:class:`WeightsError` with one line naming the offending key. It reads nothing
+it has not checked first (limits in :mod:`npsep.limits`): a regular file only;
+the config entry, bounded in size, before any tensor; the entry names against the
+tensors the config needs; each entry's ``.npy`` header (shape, dtype) and size
+before its data.
 """
 import importlib.resources
 import json
+import math
 import os
 import tempfile
 import zipfile
 
 import numpy as np
 
-from . import architectures
+from . import architectures, limits
 from .errors import WeightsError
 
 FORMAT = "npsep-weights"
@@ -43,6 +48,7 @@ def default_model_path():
 def make_config(variant, hparams, sample_rate=DEFAULT_SAMPLE_RATE, mixture_consistency=False, source=None):
     """Build (and validate) the config dict stored in a weights file."""
     architectures.check_hparams(variant, hparams)
+    limits.check_hparam_bounds(hparams)
     if not isinstance(sample_rate, (int, np.integer)) or isinstance(sample_rate, bool) or sample_rate <= 0:
         raise WeightsError(f"sample_rate must be a positive integer, got {sample_rate!r}")
     return {"format": FORMAT, "format_version": FORMAT_VERSION, "variant": variant,
@@ -75,56 +81,131 @@ def save(path, tensors, config):
 def load(path):
     """Read and validate a weights file; return ``(config, tensors)``."""
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise WeightsError(f"{path}: no such weights file")
+    limits.check_regular_file(path, WeightsError, "weights file")
     try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        raise WeightsError(f"{path}: not a readable npsep weights file ({_first_line(e)})") from None
-    if CONFIG_KEY not in arrays:
-        raise WeightsError(f"{path}: no '{CONFIG_KEY}' entry: not an npsep weights file "
-                           "(convert PyTorch checkpoints with 'npsep convert')")
-    try:
-        config = json.loads(str(arrays.pop(CONFIG_KEY)))
-    except ValueError as e:
-        raise WeightsError(f"{path}: '{CONFIG_KEY}' is not valid JSON ({e})") from None
-    try:
-        validate(config, arrays)
+        with zipfile.ZipFile(path) as archive:
+            return _read(archive)
     except WeightsError as e:
         raise WeightsError(f"{path}: {e}") from None
-    return config, arrays
+    except MemoryError:
+        raise WeightsError(f"{path}: out of memory while reading the weights file") from None
+    except Exception as e:  # any damage to the zip or an .npy entry
+        raise WeightsError(f"{path}: not a readable npsep weights file ({_first_line(e)})") from None
+
+
+def _read(archive):
+    """``(config, tensors)`` from an open weights file, each entry checked before it is read."""
+    entries = {info.filename[:-len(".npy")] if info.filename.endswith(".npy") else info.filename: info
+               for info in archive.infolist()}
+    if CONFIG_KEY not in entries:
+        raise WeightsError(f"no '{CONFIG_KEY}' entry: not an npsep weights file "
+                           "(convert PyTorch checkpoints with 'npsep convert')")
+    config = _read_config(archive, entries.pop(CONFIG_KEY))
+    expected = validate_config(config)
+    _check_names(config, expected, entries)
+    tensors = {}
+    for name, shape in expected.items():
+        info = entries[name]
+        header_shape, dtype = _npy_header(archive, info, limits.MAX_TENSOR_BYTES)
+        _check_tensor(name, shape, header_shape, dtype)
+        with archive.open(info) as f:
+            tensors[name] = np.lib.format.read_array(f, allow_pickle=False)
+        _check_finite(name, tensors[name])
+    return config, tensors
+
+
+def _read_config(archive, info):
+    """The JSON object of the ``__config__`` entry: a 0-d unicode array of bounded size."""
+    shape, dtype = _npy_header(archive, info, limits.MAX_CONFIG_BYTES)
+    if shape != () or dtype.kind != "U":
+        raise WeightsError(f"'{CONFIG_KEY}' is not a JSON string (a {dtype} array of shape {shape})")
+    with archive.open(info) as f:
+        text = str(np.lib.format.read_array(f, allow_pickle=False))
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise WeightsError(f"'{CONFIG_KEY}' is not valid JSON (nested too deep)") from None
+    except ValueError as e:
+        raise WeightsError(f"'{CONFIG_KEY}' is not valid JSON ({e})") from None
+
+
+def _npy_header(archive, info, limit):
+    """``(shape, dtype)`` of an ``.npy`` zip entry, read from its header alone; the entry must be
+    within ``limit`` bytes and exactly as long as the header says, so that reading it is bounded."""
+    limits.check_zip_member(info, limit, WeightsError)
+    with archive.open(info) as f:
+        version = np.lib.format.read_magic(f)
+        if version not in ((1, 0), (2, 0)):
+            raise WeightsError(f"entry {info.filename[:80]!r} has .npy version {version}")
+        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                       else np.lib.format.read_array_header_2_0)
+        shape, _fortran_order, dtype = read_header(f)
+        data_start = f.tell()
+    if data_start + math.prod(shape) * dtype.itemsize != info.file_size:
+        raise WeightsError(f"entry {info.filename[:80]!r} is {info.file_size} bytes, not what its "
+                           f"header ({dtype}, shape {shape}) says")
+    return shape, dtype
 
 
 def validate(config, tensors):
     """Check a config and its tensors; raise :class:`WeightsError` naming the first problem."""
+    expected = validate_config(config)
+    _check_names(config, expected, tensors)
+    for name, shape in expected.items():
+        t = tensors[name]
+        _check_tensor(name, shape, t.shape, t.dtype)
+        _check_finite(name, t)
+
+
+def validate_config(config):
+    """Check a config (hyper-parameter limits included); return the tensor shapes it needs."""
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise WeightsError(f"config is not an {FORMAT} config")
     if config.get("format_version") != FORMAT_VERSION:
-        raise WeightsError(f"format_version {config.get('format_version')!r} is not supported "
+        raise WeightsError(f"format_version {_short(config.get('format_version'))} is not supported "
                            f"(this npsep reads version {FORMAT_VERSION})")
     rate = config.get("sample_rate")
     if not isinstance(rate, int) or isinstance(rate, bool) or rate <= 0:
-        raise WeightsError(f"sample_rate must be a positive integer, got {rate!r}")
+        raise WeightsError(f"sample_rate must be a positive integer, got {_short(rate)}")
+    if not isinstance(config.get("mixture_consistency", False), bool):
+        raise WeightsError("mixture_consistency must be true or false, got "
+                           f"{_short(config['mixture_consistency'])}")
+    variant, hparams = config.get("variant"), config.get("hparams")
+    if not isinstance(variant, str) or variant not in architectures.VARIANTS:
+        raise WeightsError(f"unknown variant {_short(variant)}; expected one of "
+                           f"{', '.join(architectures.VARIANTS)}")
+    if not isinstance(hparams, dict):
+        raise WeightsError(f"hparams must be a JSON object, got {_short(hparams)}")
     try:
-        expected = architectures.expected_shapes(config.get("variant"), config.get("hparams") or {})
-    except ValueError as e:
+        limits.check_hparam_bounds(hparams)
+        return architectures.expected_shapes(variant, hparams)
+    except (ValueError, TypeError) as e:
         raise WeightsError(str(e)) from None
-    for name, shape in expected.items():
-        if name not in tensors:
+
+
+def _check_names(config, expected, names):
+    """Every tensor ``expected`` is among ``names``, and nothing else is."""
+    for name in expected:
+        if name not in names:
             raise WeightsError(f"tensor {name!r} is missing")
-        t = tensors[name]
-        if not architectures.shape_matches(shape, t.shape):
-            raise WeightsError(f"tensor {name!r} has shape {tuple(t.shape)}, "
-                               f"expected {architectures.describe_shape(shape)}")
-        if t.dtype != np.float32:
-            raise WeightsError(f"tensor {name!r} has dtype {t.dtype}, expected float32")
-        if not np.isfinite(t).all():
-            raise WeightsError(f"tensor {name!r} has non-finite values (NaN or Inf)")
-    unexpected = sorted(set(tensors) - set(expected))
+    unexpected = sorted(set(names) - set(expected))
     if unexpected:
-        raise WeightsError(f"unexpected tensor {unexpected[0]!r} for variant {config['variant']!r}"
+        raise WeightsError(f"unexpected tensor {unexpected[0][:80]!r} for variant "
+                           f"{config['variant']!r}"
                            + (f" (and {len(unexpected) - 1} more)" if len(unexpected) > 1 else ""))
+
+
+def _check_tensor(name, expected, shape, dtype):
+    if not architectures.shape_matches(expected, shape):
+        raise WeightsError(f"tensor {name!r} has shape {tuple(shape)}, "
+                           f"expected {architectures.describe_shape(expected)}")
+    if dtype != np.float32:
+        raise WeightsError(f"tensor {name!r} has dtype {dtype}, expected float32")
+
+
+def _check_finite(name, t):
+    if not np.isfinite(t).all():
+        raise WeightsError(f"tensor {name!r} has non-finite values (NaN or Inf)")
 
 
 def random_tensors(variant, hparams, seed=0, scale=0.3):
@@ -155,4 +236,10 @@ def _umask():
 
 
 def _first_line(e):
-    return (str(e).splitlines() or [type(e).__name__])[0]
+    return (str(e).splitlines() or [type(e).__name__])[0][:200]
+
+
+def _short(value):
+    """A one-line, bounded ``repr`` of a config value, for messages."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 40 else text[:37] + "..."

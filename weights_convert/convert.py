@@ -10,7 +10,7 @@ leaves no output file.
 import hashlib
 import os
 
-from npsep import architectures, weights
+from npsep import architectures, limits, weights
 from npsep.weights import DEFAULT_SAMPLE_RATE
 from npsep.errors import ConvertError
 
@@ -18,7 +18,6 @@ from . import checkpoint, infer, match, torch_zip
 
 SETTINGS = ("variant", "sample_rate", "mixture_consistency")
 """Overrides that are not hyper-parameters."""
-
 
 
 def convert(src, dst, overwrite=False, note=None, **overrides):
@@ -37,6 +36,7 @@ def convert(src, dst, overwrite=False, note=None, **overrides):
     found = checkpoint.read(torch_zip.load(src))
     variant = _variant(found, overrides.get("variant"))
     hp = infer.infer_hparams(variant, found.tensors)
+    _check_bounds(hp)
     _check_applicable(variant, overrides)
     for name in hp:
         _agree(name, hp[name], found.hparams.get(name), found.origin)
@@ -64,10 +64,19 @@ def _check_applicable(variant, overrides):
         raise ConvertError(f"{foreign[0]} does not apply to the {variant!r} variant")
 
 
+def _check_bounds(hp):
+    """Hyper-parameters read off the tensors (``sm.999999999.x``) within npsep's limits, before
+    anything is built from them."""
+    try:
+        limits.check_hparam_bounds(hp)
+    except ValueError as e:
+        raise ConvertError(f"the checkpoint's tensors show a model npsep does not accept: {e}") from None
+
+
 def _check_paths(src, dst, overwrite):
-    """Fail early, before reading anything, on a missing source or a destination in the way."""
-    if not os.path.exists(src):
-        raise ConvertError(f"{src}: no such file")
+    """Fail early, before reading anything, on a source that is not a regular file (a FIFO would
+    block) or a destination in the way."""
+    limits.check_regular_file(src, ConvertError)
     if os.path.isdir(dst):
         raise ConvertError(f"{dst} is a directory; give the weights file to write")
     if os.path.exists(dst) and not overwrite:
