@@ -8,7 +8,10 @@ loads Numba.
 import argparse
 import sys
 
-from .errors import NpsepError
+try:
+    from .errors import NpsepError
+except ImportError as e:  # a broken installation: say so in one line
+    sys.exit(f"npsep: error: {e}")
 
 
 def build_parser():
