@@ -67,6 +67,18 @@ if _cache_problem is not None:
 _compile_notice = {"shown": False}
 
 
+def cache_location():
+    """Where compiled kernels are stored, or why they are not."""
+    if _cache_problem is None:
+        return os.environ["NUMBA_CACHE_DIR"]
+    return f"none, {os.environ['NUMBA_CACHE_DIR']}: {_cache_problem}"
+
+
+def compile_notice(show):
+    """Print (``True``, the default) or not the one-line notice of the first compilation."""
+    _compile_notice["shown"] = not show
+
+
 class _TolerantCache(FunctionCache):
     """Numba's on-disk cache, except that a miss announces the first compilation of the
     process on stderr, and an entry that cannot be loaded is discarded (a miss)."""

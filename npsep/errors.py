@@ -18,6 +18,14 @@ class AudioError(NpsepError, ValueError):
     """An audio file cannot be read, is empty, or holds non-finite samples; or cannot be written."""
 
 
+class SeparationError(NpsepError, ValueError):
+    """The separation itself failed (options out of range, a model that outputs NaN, ...)."""
+
+
+class NoModelError(NpsepError):
+    """No model was given and no bundled model is installed."""
+
+
 def check_installation():
     """Raise ``ImportError`` (one line) if ``npsep`` was imported as a namespace package.
 
