@@ -37,12 +37,14 @@ import types
 
 from . import paths
 
-# Numba reads NUMBA_CACHE_DIR at import and again whenever a NUMBA_ variable changes, so
-# the folder is set in the environment (where worker processes inherit it) before the import.
-os.environ.setdefault("NUMBA_CACHE_DIR", os.fspath(paths.cache_folder("numba")))
+import numba
+from numba.core.caching import FunctionCache
 
-import numba  # noqa: E402
-from numba.core.caching import FunctionCache  # noqa: E402
+# Numba reads NUMBA_CACHE_DIR at import and again whenever a NUMBA_ variable changes: the
+# folder is set in the environment (where worker processes inherit it) and in Numba's
+# config (Numba may have been imported first), before any kernel is decorated.
+os.environ.setdefault("NUMBA_CACHE_DIR", os.fspath(paths.cache_folder("numba")))
+numba.config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]
 
 if "NUMBA_THREADING_LAYER" not in os.environ and "NUMBA_THREADING_LAYER_PRIORITY" not in os.environ:
     numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
