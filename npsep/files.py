@@ -53,7 +53,8 @@ def separate_file(input, outdir, model=None, *, overwrite=False,
     C, rate = info.channels, info.samplerate
     if os.fspath(outdir) == "-":
         paths = [None]
-        fmt, subtype, _ = audio.output_format(info, "WAV", subtype)
+        fmt, subtype, _ = audio.output_format(info, fmt, subtype)
+        fmt, subtype = "WAV", subtype if audio.sf.check_format("WAV", subtype) else "FLOAT"
         channels = S * C
     else:
         paths = output_paths("stdin.wav" if os.fspath(input) == "-" else input, info, outdir, S,
