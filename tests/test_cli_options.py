@@ -256,3 +256,40 @@ def test_termination_deletes_temporaries_and_a_later_run_removes_dead_ones(model
     p = npsep("separate", tmp_path / "short.wav", "-o", out, "--model", model, "-q")
     assert p.returncode == 0, p.stderr
     assert sorted(os.listdir(out)) == [f".npsep-{os.getpid()}-abc123.part", "short_s1.wav", "short_s2.wav"]
+
+
+# --- progress off a terminal, BLAS threads ----------------------------------------------
+
+def test_progress_off_a_terminal_is_a_plain_line_every_interval():
+    import io
+    from npsep.progress import Progress
+    now = [0.0]
+    log = io.StringIO()  # not a terminal
+    bar = Progress(600.0, label="separating", stream=log, clock=lambda: now[0], log_interval=30.0)
+    for t in range(0, 100, 5):
+        now[0] = float(t)
+        bar.update(3.0 * t)  # 3x real time
+    bar.close()
+    lines = log.getvalue().splitlines()
+    assert len(lines) == 3 and "\r" not in log.getvalue()  # at 30, 60 and 90 s
+    assert lines[0] == "separating: 15%, 0:30 elapsed, ETA 2:50, 3.0x real time"
+
+
+def test_blas_threads_are_set_and_pinned_through_threadpoolctl():
+    from threadpoolctl import threadpool_info
+
+    import npsep
+    from npsep import threads
+    blas = [i for i in threadpool_info() if i["user_api"] == "blas"]
+    if not blas:
+        pytest.skip("no BLAS found")
+    import numba
+    n = min(2, numba.config.NUMBA_NUM_THREADS)
+    before = npsep.get_num_threads()
+    try:
+        npsep.set_num_threads(n)
+        with threads.blas_pinned():
+            assert {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"} == {1}
+        assert {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"} == {n}
+    finally:
+        npsep.set_num_threads(before[0])
