@@ -150,17 +150,15 @@ class Model:
         model_frames = -(-x.shape[1] * self.sample_rate // rate)
         chunk_len, overlap_len = chunk_lengths(self.sample_rate, chunk_seconds, overlap, total=model_frames)
         S, (B, T, C) = self.num_sources, x.shape
-        out = np.empty((B, T, S, C), dtype=np.float32)
+        out = np.empty((B, S, T, C), dtype=np.float32)
         for b in range(B):
             blocks = (x[b, i:i + 65536] for i in range(0, T, 65536))
             done = 0
             for y in stream_separate(self.separate_mixtures, S, blocks, rate, self.sample_rate, C,
                                      chunk_len, overlap_len):
-                out[b, done:done + len(y)] = y
+                out[b, :, done:done + len(y)] = y.transpose(1, 0, 2)
                 done += len(y)
-        if layout == "channels_last":
-            return out[0].transpose(1, 0, 2)       # (S, T, C)
-        return out[..., 0].transpose(0, 2, 1)      # (B, S, T)
+        return out[0] if layout == "channels_last" else out[..., 0]  # (S, T, C) or (B, S, T)
 
     def warmup(self):
         """Compile (or load from the cache) every kernel this model runs: the single-threaded
