@@ -10,8 +10,9 @@ from .errors import AudioError, ConvertError, NpsepError, WeightsError
 
 __version__ = "0.1.0"
 
-_LAZY = {"Model": "model", "load": "model", "default_model_path": "weights",
-         "separate_file": "separate", "set_num_threads": "threads", "get_num_threads": "threads"}
+_LAZY = {"Model": "model", "load": "model", "separate": "model", "default_model_path": "weights",
+         "separate_file": "files", "separate_files": "batch", "set_num_threads": "threads",
+         "get_num_threads": "threads"}
 
 __all__ = ["AudioError", "ConvertError", "NpsepError", "WeightsError", *_LAZY]
 

@@ -3,8 +3,13 @@
 Every kernel in :mod:`npsep.kernels` is compiled with one of the decorators below,
 so that changing a flag (caching, fastmath, parallelism) is one edit.
 
-* ``cache=True``: compiled machine code is written next to the module, so a
-  second process does not recompile.
+* ``cache=True``: compiled machine code is written to
+  ``npsep.paths.cache_folder("numba")`` (``$NUMBA_CACHE_DIR`` when set), never inside the
+  installed package, so a second process does not recompile and uninstalling or reinstalling
+  npsep leaves nothing behind. If that folder cannot be written, kernels are compiled in
+  memory on every run, after one notice on stderr. A damaged cache entry (a truncated or
+  overwritten file) is discarded and the kernel recompiled. The first compilation in a
+  process prints one line on stderr (it takes tens of seconds; ``npsep warmup`` does it ahead).
 * ``error_model="numpy"``: division by zero gives inf/nan like NumPy instead of
   raising, so the kernels need no Python-level exception checks.
 * ``fastmath`` is off everywhere except :data:`sum_jit`, which allows only
@@ -26,22 +31,90 @@ so that changing a flag (caching, fastmath, parallelism) is one edit.
 """
 import functools
 import os
+import sys
+import tempfile
 import types
 
+from . import paths
+
 import numba
+from numba.core.caching import FunctionCache
+
+# Numba reads NUMBA_CACHE_DIR at import and again whenever a NUMBA_ variable changes: the
+# folder is set in the environment (where worker processes inherit it) and in Numba's
+# config (Numba may have been imported first), before any kernel is decorated.
+os.environ.setdefault("NUMBA_CACHE_DIR", os.fspath(paths.cache_folder("numba")))
+numba.config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]
 
 if "NUMBA_THREADING_LAYER" not in os.environ and "NUMBA_THREADING_LAYER_PRIORITY" not in os.environ:
     numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
 
-_FLAGS = dict(cache=True, error_model="numpy", nogil=True)
+
+def cache_writable(folder):
+    """``None`` if compiled kernels can be stored in ``folder`` (created if needed), else why not."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as e:
+        return e.strerror or str(e)
+    return None
+
+
+_cache_problem = cache_writable(os.environ["NUMBA_CACHE_DIR"])
+if _cache_problem is not None:
+    print(f"npsep: note: cannot store compiled kernels in {os.environ['NUMBA_CACHE_DIR']} "
+          f"({_cache_problem}); compiling them in memory for this run (set NPSEP_HOME to a "
+          "writable folder to keep them)", file=sys.stderr)
+
+_compile_notice = {"shown": False}
+
+
+def cache_location():
+    """Where compiled kernels are stored, or why they are not."""
+    if _cache_problem is None:
+        return os.environ["NUMBA_CACHE_DIR"]
+    return f"none, {os.environ['NUMBA_CACHE_DIR']}: {_cache_problem}"
+
+
+def compile_notice(show):
+    """Print (``True``, the default) or not the one-line notice of the first compilation."""
+    _compile_notice["shown"] = not show
+
+
+class _TolerantCache(FunctionCache):
+    """Numba's on-disk cache, except that a miss announces the first compilation of the
+    process on stderr, and an entry that cannot be loaded is discarded (a miss)."""
+
+    def load_overload(self, sig, target_context):
+        try:
+            result = super().load_overload(sig, target_context)
+        except Exception:  # noqa: BLE001 - any unreadable entry: truncated, random, foreign
+            self.flush()
+            result = None
+        if result is None and not _compile_notice["shown"]:
+            _compile_notice["shown"] = True
+            print("npsep: compiling the kernels for this machine (first run only, about "
+                  "20 s; 'npsep warmup' does it ahead)", file=sys.stderr, flush=True)
+        return result
+
+
+def _njit(**flags):
+    """``numba.njit`` with npsep's flags and, if the cache folder is writable, its cache."""
+    def decorate(func):
+        dispatcher = numba.njit(error_model="numpy", nogil=True, **flags)(func)
+        if _cache_problem is None:
+            dispatcher._cache = _TolerantCache(dispatcher.py_func)
+        return dispatcher
+    return decorate
+
 
 PARALLEL_MIN_WORK = 1 << 16
 """Elements in a kernel's first array below which it runs on one thread."""
 
-jit = numba.njit(fastmath=False, **_FLAGS)
+jit = _njit(fastmath=False)
 """Decorator for a serial kernel."""
 
-sum_jit = numba.njit(fastmath={"reassoc"}, **_FLAGS)
+sum_jit = _njit(fastmath={"reassoc"})
 """Decorator for a float64 reduction that may be re-associated (vectorised)."""
 
 
@@ -53,10 +126,10 @@ def pjit(func):
     allowed, and the single-threaded build otherwise. (The serial build is compiled
     from a twin of ``func`` with its own name, so the two never share a cache entry.)
     """
-    parallel = numba.njit(parallel=True, fastmath=False, **_FLAGS)(func)
+    parallel = _njit(parallel=True, fastmath=False)(func)
     twin = types.FunctionType(func.__code__, func.__globals__, func.__name__, func.__defaults__, func.__closure__)
     twin.__qualname__ = func.__qualname__ + "_serial"
-    serial = numba.njit(fastmath=False, **_FLAGS)(twin)
+    serial = _njit(fastmath=False)(twin)
 
     @functools.wraps(func)
     def kernel(*args):

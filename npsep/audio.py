@@ -29,7 +29,10 @@ Decisions (the separation issue leaves them open):
 """
 import math
 import os
+import re
+import stat
 import tempfile
+import warnings
 
 import numpy as np
 import soundfile as sf
@@ -47,85 +50,165 @@ _FLOAT_SUBTYPES = ("FLOAT", "DOUBLE", "VORBIS", "OPUS", "MPEG_LAYER_I", "MPEG_LA
 
 # --- reading ----------------------------------------------------------------------------
 
-def probe(path):
-    """Open ``path`` as audio and return its :class:`soundfile._SoundFileInfo`.
+MAX_SAMPLE_RATE = 768000
+"""Highest sample rate read (Hz); higher header values are refused before any work."""
 
-    Raises :class:`AudioError` (one line) if the file is missing, not a file,
-    unreadable, not audio, or holds no samples.
+LIBSNDFILE_LACKS = (".m4a", ".mp4", ".aac", ".wma", ".webm", ".mka")
+"""Extensions of formats libsndfile cannot read; ffmpeg, when installed, decodes them."""
+
+
+class AudioWarning(UserWarning):
+    """A file was processed, but not all of it as its header announced (e.g. truncated)."""
+
+
+def label(source):
+    """How a path or an in-memory file (standard input) is named in messages."""
+    return os.fspath(source) if isinstance(source, (str, os.PathLike)) else "<stdin>"
+
+
+def probe(source):
+    """Open ``source`` (a path, or a seekable binary file object) as audio; return its
+    :class:`soundfile._SoundFileInfo`.
+
+    Raises :class:`AudioError` (one line) if the file is missing, not a regular file
+    (checked before it is opened: a FIFO or a device is refused, not read), unreadable,
+    not audio, holds no samples, or declares a rate above :data:`MAX_SAMPLE_RATE`.
     """
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise AudioError(f"{path}: no such file")
-    if os.path.isdir(path):
-        raise AudioError(f"{path}: is a folder, not an audio file")
-    if not os.access(path, os.R_OK):
-        raise AudioError(f"{path}: permission denied")
+    name = label(source)
+    if isinstance(source, (str, os.PathLike)):
+        try:
+            st = os.stat(source)
+        except FileNotFoundError:
+            raise AudioError(f"{name}: no such file") from None
+        except OSError as e:
+            raise AudioError(f"{name}: cannot open ({e.strerror or e})") from None
+        if stat.S_ISDIR(st.st_mode):
+            raise AudioError(f"{name}: is a folder, not an audio file")
+        if not stat.S_ISREG(st.st_mode):
+            raise AudioError(f"{name}: not a regular file (a pipe or a device); give a file")
+        if not os.access(source, os.R_OK):
+            raise AudioError(f"{name}: permission denied")
     try:
-        info = sf.info(path)
+        info = sf.info(_rewound(source))
     except (sf.SoundFileError, RuntimeError, OSError, ValueError) as e:
-        raise AudioError(f"{path}: not a readable audio file ({_libsndfile_reason(e)})") from None
+        raise AudioError(f"{name}: not a readable audio file ({_libsndfile_reason(e)}"
+                         f"{_convert_hint(name)})") from None
     if info.frames <= 0:
-        raise AudioError(f"{path}: contains no audio samples")
+        raise AudioError(f"{name}: contains no audio samples")
     if info.samplerate <= 0 or info.channels <= 0:
-        raise AudioError(f"{path}: invalid header ({info.samplerate} Hz, {info.channels} channels)")
+        raise AudioError(f"{name}: invalid header ({info.samplerate} Hz, {info.channels} channels)")
+    if info.samplerate > MAX_SAMPLE_RATE:
+        raise AudioError(f"{name}: unsupported sample rate {info.samplerate} Hz in its header "
+                         f"(npsep reads up to {MAX_SAMPLE_RATE} Hz)")
     return info
 
 
-def read_blocks(path, block_frames=BLOCK_FRAMES):
-    """Yield the samples of ``path`` as float32 arrays of shape ``(frames, channels)``.
+_STDIN = []
 
-    At most ``block_frames`` frames are held at a time. Every block is checked:
-    a NaN or Inf sample raises :class:`AudioError` naming the first bad frame,
-    and so does a read error part-way through (a truncated or corrupt file).
-    An empty file raises too.
+
+def stdin_file():
+    """Standard input read whole into memory (once), as a seekable file: libsndfile must
+    seek in what it reads, and a pipe cannot."""
+    if not _STDIN:
+        import io
+        import sys
+        _STDIN.append(io.BytesIO(sys.stdin.buffer.read()))
+    return _STDIN[0]
+
+
+def _rewound(source):
+    if not isinstance(source, (str, os.PathLike)):
+        source.seek(0)
+    return source
+
+
+def _convert_hint(name):
+    if os.path.splitext(name)[1].lower() in LIBSNDFILE_LACKS:
+        return "; libsndfile cannot decode this format: install ffmpeg, or convert the file to WAV or FLAC"
+    return ""
+
+
+def read_blocks(source, block_frames=BLOCK_FRAMES):
+    """Yield the samples of ``source`` as float32 arrays of shape ``(frames, channels)``.
+
+    At most ``block_frames`` frames are held at a time. Every block is checked: a NaN or
+    Inf sample, or one beyond float32's range (possible in a 64-bit float file), raises
+    :class:`AudioError` naming the first bad frame, and so does a read error part-way
+    through (a corrupt file). A file that ends before the frame count of its header (a
+    truncated MP3 or OGG) is read to its decodable end with an :class:`AudioWarning`.
+    An empty file raises.
     """
-    path = os.fspath(path)
+    name = label(source)
     pos = 0
     try:
-        f = sf.SoundFile(path)
+        f = sf.SoundFile(_rewound(source))
     except (sf.SoundFileError, RuntimeError, OSError, ValueError) as e:
-        raise AudioError(f"{path}: not a readable audio file ({_libsndfile_reason(e)})") from None
+        raise AudioError(f"{name}: not a readable audio file ({_libsndfile_reason(e)})") from None
     with f:
+        dtype = "float64" if f.subtype == "DOUBLE" else "float32"
         while True:
             try:
-                block = f.read(block_frames, dtype="float32", always_2d=True)
+                block = f.read(block_frames, dtype=dtype, always_2d=True)
             except (sf.SoundFileError, RuntimeError, OSError, ValueError) as e:
-                raise AudioError(f"{path}: read error after frame {pos} "
+                raise AudioError(f"{name}: read error after frame {pos} "
                                  f"({_libsndfile_reason(e)})") from None
             if len(block) == 0:
                 break
-            check_finite(block, path, pos)
+            check_finite(block, name, pos)
             pos += len(block)
-            yield block
+            yield block.astype(np.float32, copy=False)
             if len(block) < block_frames:
                 break
+        expected = f.frames
     if pos == 0:
-        raise AudioError(f"{path}: contains no audio samples")
+        raise AudioError(f"{name}: contains no audio samples")
+    if pos < expected:
+        warnings.warn(f"{name}: only {pos} of the {expected} frames its header announces could "
+                      "be decoded (truncated?); separated those", AudioWarning, stacklevel=2)
 
 
-def read(path):
+def read(source):
     """Read a whole file: ``(samples (frames, channels) float32, sample_rate)``, checked."""
-    info = probe(path)
-    blocks = list(read_blocks(path))
+    info = probe(source)
+    blocks = list(read_blocks(source))
     return np.concatenate(blocks, axis=0), info.samplerate
 
 
 def check_finite(block, path, offset=0):
-    """Raise :class:`AudioError` if ``block`` (frames first) holds a NaN or an Inf."""
+    """Raise :class:`AudioError` if ``block`` (frames first) holds a NaN or an Inf, or a
+    finite value that float32 cannot hold (beyond about 3.4e38)."""
     finite = np.isfinite(block)
     if not finite.all():
         bad = int(np.argmin(finite.all(axis=tuple(range(1, block.ndim)))))
         raise AudioError(f"{path}: NaN or Inf sample at frame {offset + bad}")
+    big = np.abs(block) > np.finfo(np.float32).max
+    if big.any():
+        bad = int(np.argmax(big.any(axis=tuple(range(1, block.ndim)))))
+        value = float(np.abs(block[bad]).max())
+        raise AudioError(f"{path}: sample of magnitude {value:.3g} at frame {offset + bad}, "
+                         "beyond the float32 range npsep computes in (about 3.4e38)")
 
 
 # --- writing ----------------------------------------------------------------------------
 
-def output_format(info):
+def output_format(info, fmt=None, subtype=None):
     """``(format, subtype, extension)`` to write a result derived from the file ``info``.
 
-    See the module docstring for the mapping. ``extension`` is ``None`` when
-    the input's own extension should be kept, else a replacement such as ``".wav"``.
+    With no ``fmt``/``subtype``, see the module docstring for the mapping; ``extension`` is
+    then ``None`` when the input's own extension should be kept, else a replacement such
+    as ``".wav"``. A ``fmt`` chosen by the user (a libsndfile major format such as ``WAV``,
+    ``FLAC``, ``OGG``, ``MP3``) gives the extension ``.<fmt>`` and, without ``subtype``, its
+    default encoding; a combination libsndfile cannot write raises :class:`AudioError`.
     """
+    if fmt is not None or subtype is not None:
+        fmt = (fmt or info.format).upper()
+        subtype = (subtype or sf.default_subtype(fmt) or "").upper()
+        if not subtype or not sf.check_format(fmt, subtype):
+            raise AudioError(f"cannot write format {fmt} with encoding {subtype or '(none)'} "
+                             f"(valid encodings: {', '.join(sorted(sf.available_subtypes(fmt))) or 'none'})")
+        if not _rate_ok(fmt, subtype, info.samplerate):
+            raise AudioError(f"{fmt}/{subtype} cannot store {info.samplerate} Hz audio")
+        return fmt, subtype, "." + fmt.lower() if fmt != info.format else None
     fmt, sub = info.format, info.subtype
     if sub in _PCM_KEPT or sub in _LOSSY_KEPT:
         want = sub
@@ -152,25 +235,49 @@ def is_float_subtype(subtype):
     return subtype in _FLOAT_SUBTYPES
 
 
-class AtomicWriter:
-    """Write an audio file block by block under a temporary name; rename it on :meth:`commit`.
+TEMP_PATTERN = re.compile(r"^\.npsep-(\d+)-[0-9a-z_]+\.part$")
+"""Names of the temporary files :class:`AtomicWriter` writes: ``.npsep-<pid>-<random>.part``."""
 
-    The temporary file lives in the destination folder (so the rename is
-    atomic) and is named ``.<final name>.<random>.part``. :meth:`abort` (also
-    called when the ``with`` block raises) deletes it, so no partial file is
-    ever left and an existing file at ``path`` is untouched unless the write
-    completes. ``overwrite=False`` refuses to replace an existing ``path`` at
-    commit time too (another process may have created it meanwhile).
+
+class AbortOnError:
+    """A context manager that calls ``self.abort()`` when its ``with`` block raises."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            self.abort()
+        return False
+
+
+class AtomicWriter(AbortOnError):
+    """Write an audio file block by block under a temporary name; give it its name on :meth:`commit`.
+
+    The temporary file lives in the destination folder and is named
+    ``.npsep-<pid>-<random>.part`` (short, whatever the final name, and naming the process
+    that owns it: see :func:`remove_dead_temporaries`). :meth:`abort` (also called when
+    the ``with`` block raises) deletes it, so no partial file is ever left and an existing
+    file at ``path`` is untouched unless the write completes.
+
+    ``compression``: libsndfile's compression level, 0 (best quality, largest) to 1
+    (smallest), for the formats that have one (FLAC, Vorbis, Opus, MP3); ``None``: its default.
+
+    :meth:`commit` is :meth:`finish` (close the temporary file) then :meth:`claim` (give it
+    the final name). Without ``overwrite`` the claim is a hard link, which fails if the name
+    exists, so a file another process created meanwhile is never replaced; with it, an
+    atomic rename. :meth:`unclaim` takes a claimed (not overwritten) name back.
     """
 
-    def __init__(self, path, samplerate, channels, fmt, subtype, overwrite=False):
+    def __init__(self, path, samplerate, channels, fmt, subtype, overwrite=False, compression=None):
         self.path = os.fspath(path)
         self.overwrite = overwrite
+        self.claimed = False
         self._clip = not is_float_subtype(subtype)
         folder = os.path.dirname(os.path.abspath(self.path))
-        name = os.path.basename(self.path)
         try:
-            fd, self.tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
+            fd, self.tmp = tempfile.mkstemp(prefix=f".npsep-{os.getpid()}-", suffix=".part",
+                                            dir=folder)
         except OSError as e:
             raise AudioError(f"{folder}: cannot write in this folder ({e.strerror or e})") from None
         os.close(fd)
@@ -178,7 +285,7 @@ class AtomicWriter:
         self.frames = 0
         try:
             self._f = sf.SoundFile(self.tmp, "w", samplerate=samplerate, channels=channels,
-                                   format=fmt, subtype=subtype)
+                                   format=fmt, subtype=subtype, compression_level=compression)
         except (sf.SoundFileError, RuntimeError, OSError, ValueError) as e:
             _unlink_quietly(self.tmp)
             raise AudioError(f"{self.path}: cannot write {fmt}/{subtype} "
@@ -197,20 +304,40 @@ class AtomicWriter:
         self.frames += len(block)
 
     def commit(self):
-        """Close the temporary file and move it to its final name."""
+        """Close the temporary file and give it its final name."""
+        self.finish()
+        self.claim()
+
+    def finish(self):
+        """Close the temporary file (all of it is on disk)."""
         try:
             self._f.close()
         except (sf.SoundFileError, RuntimeError, OSError) as e:
             self.abort()
             raise AudioError(f"{self.path}: write failed ({_libsndfile_reason(e)})") from None
-        if not self.overwrite and os.path.lexists(self.path):
-            self.abort()
-            raise AudioError(f"{self.path}: already exists (use --overwrite to replace it)")
+
+    def claim(self):
+        """Give the finished temporary file its final name; :class:`AudioError` if it exists
+        (without ``overwrite``) or cannot be created. The temporary name is gone either way."""
         try:
-            os.replace(self.tmp, self.path)
+            if self.overwrite:
+                os.replace(self.tmp, self.path)
+            else:
+                os.link(self.tmp, self.path)
+                self.claimed = True
+        except FileExistsError:
+            raise AudioError(f"{self.path}: already exists (use --overwrite to replace it, "
+                             "or --skip-existing to skip it)") from None
         except OSError as e:
-            self.abort()
             raise AudioError(f"{self.path}: cannot create ({e.strerror or e})") from None
+        finally:
+            _unlink_quietly(self.tmp)
+
+    def unclaim(self):
+        """Remove the final name :meth:`claim` linked (used to roll back a set of outputs)."""
+        if self.claimed:
+            _unlink_quietly(self.path)
+            self.claimed = False
 
     def abort(self):
         """Discard everything written so far."""
@@ -221,13 +348,28 @@ class AtomicWriter:
             pass
         _unlink_quietly(self.tmp)
 
-    def __enter__(self):
-        return self
 
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is not None:
-            self.abort()
+def remove_dead_temporaries(folder):
+    """Delete the temporary files (:data:`TEMP_PATTERN`) in ``folder`` whose owner process is
+    gone, left by a run that was killed (``SIGKILL``, power loss). Those of live processes stay."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        m = TEMP_PATTERN.match(name)
+        if m and not _process_alive(int(m.group(1))):
+            _unlink_quietly(os.path.join(folder, name))
+
+
+def _process_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
         return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
 
 
 def _chmod_like_new_file(path):

@@ -160,14 +160,3 @@ def format_evaluation(r):
     return "\n".join("  ".join(c.ljust(w) if k < 2 else c.rjust(w)
                                for k, (c, w) in enumerate(zip(row, widths))).rstrip()
                      for row in rows)
-
-
-def run(args):
-    """``npsep eval``."""
-    import json
-    r = evaluate_files(args.estimates, args.ref, args.mix)
-    if args.json:
-        print(json.dumps(r, indent=2, allow_nan=True))
-    else:
-        print(format_evaluation(r))
-    return 0

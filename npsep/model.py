@@ -1,9 +1,13 @@
-"""``npsep.load`` and :class:`Model`: a SuDoRM-RF model ready to separate audio."""
+"""``npsep.load``, ``npsep.separate`` and :class:`Model`: a SuDoRM-RF model ready to separate audio."""
+import os
+import warnings
+
 import numpy as np
 
 from . import fast, threads, weights
+from .chunking import DEFAULT_CHUNK_SECONDS, DEFAULT_OVERLAP, chunk_lengths, stream_separate
+from .errors import NoModelError
 from .fast import Workspace
-from .errors import WeightsError
 from .weights import default_model_path
 
 
@@ -12,19 +16,55 @@ def load(path=None):
     models`` lists them; downloaded once); ``None`` loads the bundled model.
 
     Raises :class:`npsep.WeightsError` with one line naming the problem if the file is
-    missing or damaged.
+    missing or damaged, and :class:`npsep.errors.NoModelError` if ``path`` is ``None`` and
+    this installation has no bundled model.
     """
     if path is None:
         path = default_model_path()
         if path is None:
-            raise WeightsError("no default model is bundled with this npsep; pass a weights file "
-                               "(convert a PyTorch checkpoint with 'npsep convert')")
+            raise NoModelError("no bundled model in this installation (npsep/data/default_model.npz "
+                               "is missing); give a weights file or a model name (--model), or "
+                               "convert a PyTorch checkpoint with 'npsep convert'")
     from .models import resolve
     return Model(*weights.load(resolve(path)))
 
 
+def resolve_model(model=None):
+    """A loaded model from ``None`` (the bundled one), a path, or a model object.
+
+    A model object is anything with ``sample_rate``, ``num_sources`` and
+    ``separate(x)`` (``(B, T) -> (B, S, T)`` float32), like :class:`Model`.
+    """
+    if model is None or isinstance(model, (str, os.PathLike)):
+        return load(None if model is None else os.fspath(model))
+    for attr in ("sample_rate", "num_sources", "separate"):
+        if not hasattr(model, attr):
+            raise TypeError(f"model must be a path or have a {attr!r} attribute")
+    return model
+
+
+def separate(source, sample_rate=None, model=None, **options):
+    """Separate an audio file or an array: ``(sources, rate)``.
+
+    ``source``: a path (read whole, any format libsndfile reads; ``sources`` is then
+    ``(S, frames, channels)`` at the file's rate), or an array passed to
+    :meth:`Model.separate` with ``sample_rate`` (``None``: the model's rate).
+    ``model``: ``None`` (the bundled model), a weights file path, or a :class:`Model`.
+    ``options`` go to :meth:`Model.separate` (``channels_last``, ``chunk_seconds``, ``overlap``).
+    """
+    model = resolve_model(model)
+    if isinstance(source, (str, os.PathLike)):
+        from . import audio
+        x, rate = audio.read(source)
+        return model.separate(x, rate, channels_last=True, **options), rate
+    rate = model.sample_rate if sample_rate is None else sample_rate
+    return model.separate(source, rate, **options), rate
+
+
 class Model:
-    """A SuDoRM-RF separation model: ``forward`` (the network) and ``separate`` (the recipe).
+    """A SuDoRM-RF separation model: ``forward`` (the network), ``separate_mixtures`` (the
+    authors' recipe on whole mixtures) and ``separate`` (audio of any rate, channel count
+    and length, in chunks).
 
     Attributes: ``config`` (the weights file's config: variant, hyper-parameters, sample
     rate...), ``variant``, ``num_sources``, ``sample_rate`` (Hz).
@@ -57,15 +97,16 @@ class Model:
         with threads.blas_pinned():
             return np.stack([fast.forward_item(self._plan, item, self._workspace) for item in x])
 
-    def separate(self, x):
-        """Separate mixtures with the authors' inference recipe (SPEC section 4).
+    def separate_mixtures(self, x):
+        """Separate whole mixtures with the authors' inference recipe.
 
         Each mixture is standardised, ``(x - mean) / (std + 1e-9)`` with the unbiased std
         (0 for a single sample), passed through :meth:`forward`, and the sources are scaled
         back by ``std`` and shifted by ``mean``. Group-communication checkpoints then get
         mixture consistency: ``s_i += (x - sum_j s_j) / S``, so the sources add up to the mixture.
 
-        ``x``: float32 ``(B, T)`` or ``(T,)`` (or ``(B, 1, T)``). Returns float32 ``(B, S, T)``.
+        ``x``: float32 ``(B, T)`` or ``(T,)`` (or ``(B, 1, T)``) at ``sample_rate``.
+        Returns float32 ``(B, S, T)``. Memory grows with ``T``: see :meth:`separate`.
         """
         x = _as_batch(x)
         mean = x.mean(axis=1, keepdims=True, dtype=np.float64)
@@ -75,6 +116,84 @@ class Model:
         if self.mixture_consistency:
             s += (x[:, None, :] - s.sum(axis=1, keepdims=True)) / self.num_sources
         return s.astype(np.float32, copy=False)
+
+    def separate(self, x, sample_rate=None, *, channels_last=None,
+                 chunk_seconds=DEFAULT_CHUNK_SECONDS, overlap=DEFAULT_OVERLAP):
+        """Separate audio: mixtures of any rate, channel count and length.
+
+        Layouts (``T`` samples, ``C`` channels, ``B`` independent mixtures):
+
+        * ``(T,)``: one mono mixture -> ``(1, S, T)``;
+        * ``(B, T)`` or ``(B, 1, T)``: a batch -> ``(B, S, T)`` (``channels_last=False``);
+        * ``(T, C)`` with ``channels_last=True``, as ``soundfile.read`` returns audio: one
+          multichannel mixture -> ``(S, T, C)``. Each channel is separated on its own and
+          the sources are put in the same order on every channel, as ``npsep separate`` does.
+
+        A 2-D array with more rows than columns is refused unless ``channels_last`` says
+        which it is (a ``(T, 2)`` stereo array read as ``T`` two-sample mixtures would be
+        silently wrong).
+
+        ``sample_rate``: the rate of ``x`` in Hz; ``None`` means the model's. Another rate
+        is resampled to the model's and the sources back to ``sample_rate`` (content above
+        half the model's rate is not separated; a :class:`UserWarning` says so).
+
+        Inputs longer than ``chunk_seconds`` (default 8 s at the model's rate) are
+        separated in overlapping chunks, with the chunker of ``npsep separate``, so memory
+        does not grow with the length beyond the input and output arrays; ``0`` separates
+        each mixture whole (:meth:`separate_mixtures`, exact, memory grows with ``T``).
+        """
+        x, layout = _as_audio(x, channels_last)
+        rate = self.sample_rate if sample_rate is None else sample_rate
+        if not isinstance(rate, (int, np.integer)) or isinstance(rate, bool) or not 0 < rate <= 768000:
+            raise ValueError(f"sample_rate must be a whole number of Hz in 1..768000, got {sample_rate!r}")
+        if rate > self.sample_rate:
+            warnings.warn(f"the input is at {rate} Hz and the model at {self.sample_rate} Hz: "
+                          f"content above {self.sample_rate / 2:g} Hz is not separated", stacklevel=2)
+        model_frames = -(-x.shape[1] * self.sample_rate // rate)
+        chunk_len, overlap_len = chunk_lengths(self.sample_rate, chunk_seconds, overlap, total=model_frames)
+        S, (B, T, C) = self.num_sources, x.shape
+        out = np.empty((B, S, T, C), dtype=np.float32)
+        for b in range(B):
+            blocks = (x[b, i:i + 65536] for i in range(0, T, 65536))
+            done = 0
+            for y in stream_separate(self.separate_mixtures, S, blocks, rate, self.sample_rate, C,
+                                     chunk_len, overlap_len):
+                out[b, :, done:done + len(y)] = y.transpose(1, 0, 2)
+                done += len(y)
+        return out[0] if layout == "channels_last" else out[..., 0]  # (S, T, C) or (B, S, T)
+
+    def warmup(self):
+        """Compile (or load from the cache) every kernel this model runs: the single-threaded
+        and, when more than one thread is allowed, the multi-threaded builds. Returns seconds."""
+        import time
+
+        import numba
+        t0 = time.perf_counter()
+        x = np.zeros((1, 2 * self.sample_rate), dtype=np.float32)
+        before = numba.get_num_threads()
+        try:
+            for n in sorted({1, before}):
+                numba.set_num_threads(n)
+                self.forward(x)
+        finally:
+            numba.set_num_threads(before)
+        return time.perf_counter() - t0
+
+
+def _as_audio(x, channels_last):
+    """``x`` as float32 ``(B, T, C)`` and its layout: ``"batch"`` or ``"channels_last"``."""
+    x = np.asarray(x)
+    if channels_last:
+        if x.ndim == 1:
+            x = x[:, None]
+        if x.ndim != 2:
+            raise ValueError(f"with channels_last=True, expected (T,) or (T, C) audio, got {x.shape}")
+        return _checked(x)[None], "channels_last"
+    if channels_last is None and x.ndim == 2 and x.shape[0] > x.shape[1]:
+        raise ValueError(f"ambiguous shape {x.shape}: is it {x.shape[0]} mixtures of {x.shape[1]} "
+                         f"samples, or {x.shape[0]} frames of {x.shape[1]}-channel audio (as "
+                         "soundfile.read returns it)? Pass channels_last=True or False")
+    return _as_batch(x)[:, :, None], "batch"
 
 
 def _as_batch(x):
@@ -86,11 +205,16 @@ def _as_batch(x):
         x = x[None]
     if x.ndim != 2:
         raise ValueError(f"expected a waveform of shape (B, 1, T), (B, T) or (T,), got {x.shape}")
+    return _checked(x)
+
+
+def _checked(x):
+    """A 2-D array with at least one sample, real and finite, as contiguous float32."""
     if x.shape[1] < 1 or x.shape[0] < 1:
         raise ValueError(f"expected at least one sample in each of at least one waveform, got {x.shape}")
     if not np.issubdtype(x.dtype, np.floating) and not np.issubdtype(x.dtype, np.integer):
         raise ValueError(f"expected real-valued samples, got dtype {x.dtype}")
     x = np.ascontiguousarray(x, dtype=np.float32)
     if not np.isfinite(x).all():
-        raise ValueError("the waveform contains NaN or Inf samples")
+        raise ValueError("the waveform contains NaN or Inf samples (or values beyond float32's range)")
     return x

@@ -271,24 +271,6 @@ def _reason(e):
 
 # --- the command line -------------------------------------------------------------------------
 
-def add_parsers(subparsers):
-    """Register ``npsep models`` and ``npsep download`` on the ``npsep`` sub-command parsers."""
-    p = subparsers.add_parser("models", help="list the models that -m NAME accepts",
-                              description="The catalogue of models by name: the bundled default "
-                              "and the checkpoints published by the SuDoRM-RF authors, with their "
-                              "size, training data, the SI-SDRi reported for them, and whether "
-                              f"they are cached. ${CATALOGUE_ENV} replaces the catalogue.")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(run="npsep.models:run_models")
-    p = subparsers.add_parser("download", help="download, verify and convert models by name",
-                              description="Download published models into the cache folder "
-                              "(NPSEP_HOME/models), check size and SHA-256, and convert them "
-                              "without PyTorch; a cached model is not downloaded again.")
-    p.add_argument("names", nargs="+", metavar="NAME", help="model names (see 'npsep models')")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(run="npsep.models:run_download")
-
-
 def listing():
     """One dict per catalogue model, with ``name``, ``cached`` and ``path`` added."""
     rows = []

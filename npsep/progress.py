@@ -4,6 +4,9 @@ The bar is drawn only when the stream is a terminal and the caller did not ask
 for quiet, and only once ``delay`` seconds (default 2) have passed: short jobs
 print nothing. It redraws at most ten times a second, shows elapsed time and
 an ETA extrapolated from the rate so far, and is erased by :meth:`Progress.close`.
+When the stream is not a terminal (a log file, CI) and ``log_interval`` is given, a
+plain line (percentage, elapsed, ETA, times real time) is printed every
+``log_interval`` seconds instead.
 """
 import shutil
 import sys
@@ -27,15 +30,18 @@ class Progress:
     """
 
     def __init__(self, total, label="", stream=None, enabled=None, delay=2.0,
-                 clock=time.monotonic):
+                 clock=time.monotonic, log_interval=None):
         self.total = float(total)
         self.label = label
         self.stream = stream if stream is not None else sys.stderr
+        self.log_interval = None
         if enabled is None:
             try:
                 enabled = self.stream.isatty()
             except (AttributeError, ValueError):
                 enabled = False
+            if not enabled:
+                self.log_interval = log_interval
         self.enabled = bool(enabled)
         self.delay = delay
         self.clock = clock
@@ -52,6 +58,8 @@ class Progress:
         """Set the work done to ``done`` units (capped at ``total``); redraw at most every 0.1 s
         (``force``: regardless), and only after ``delay`` seconds."""
         self.done = min(float(done), self.total) if self.total > 0 else float(done)
+        if self.log_interval is not None:
+            self._log()
         if not self.enabled:
             return
         now = self.clock()
@@ -77,6 +85,21 @@ class Progress:
         bar_width = max(10, min(40, width - len(head) - len(tail) - 2))
         filled = int(round(bar_width * frac))
         return f"{head}[{'#' * filled}{'.' * (bar_width - filled)}]{tail}"
+
+    def _log(self):
+        now = self.clock()
+        if now - (self._last_draw if self._last_draw is not None else self.start) < self.log_interval:
+            return
+        self._last_draw = now
+        elapsed = now - self.start
+        frac = self.done / self.total if self.total > 0 else 0.0
+        eta = format_seconds(elapsed * (1 - frac) / frac) if frac > 0 else "?"
+        speed = f", {self.done / elapsed:.1f}x real time" if elapsed > 0 else ""
+        try:
+            print(f"{self.label or 'progress'}: {100 * frac:.0f}%, {format_seconds(elapsed)} "
+                  f"elapsed, ETA {eta}{speed}", file=self.stream, flush=True)
+        except (OSError, ValueError):
+            self.log_interval = None
 
     def _draw(self, now):
         text = self.line(now)

@@ -114,8 +114,8 @@ def test_cli_layers_of_a_file(tmp_path, capsys):
 
 
 def test_cli_needs_exactly_one_model(tmp_path, capsys):
-    assert main(["info"]) == 1
-    assert "--preset" in capsys.readouterr().err
+    assert main(["info", "--json"]) == 0  # neither given: the bundled model
+    assert json.loads(capsys.readouterr().out)["sample_rate"] == 8000
     assert main(["info", str(tmp_path / "x.npz"), "--preset", "improved-u16-b512"]) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "either" in err

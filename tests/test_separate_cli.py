@@ -56,6 +56,8 @@ def model(tmp_path_factory):
     path = tmp_path_factory.mktemp("model") / "tiny.npz"
     weights.save(path, weights.random_tensors("improved", HP, seed=1),
                  weights.make_config("improved", HP))
+    p = npsep("warmup", "--model", path)  # compile once: no first-run notice in the tests below
+    assert p.returncode == 0 and "kernels ready" in p.stdout, p.stderr
     return path
 
 
@@ -339,7 +341,7 @@ def test_progress_bar_only_on_a_terminal_and_after_a_delay():
 # --- finding inputs ---------------------------------------------------------------------
 
 def test_collect_inputs_skips_hidden_files_and_the_output_folder(tmp_path):
-    from npsep.separate import collect_inputs
+    from npsep.batch import collect_inputs
     for rel in ("a.wav", "B.FLAC", "notes.txt", ".hidden.wav", ".git/x.wav", "sub/c.ogg",
                 "sub/deeper/d.wav", "out/a_s1.wav", "sub/.x.wav.part"):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -359,5 +361,5 @@ def test_collect_inputs_skips_hidden_files_and_the_output_folder(tmp_path):
 
 def test_python_twin_is_exported():
     import npsep
-    from npsep.separate import separate_file
+    from npsep.files import separate_file
     assert npsep.separate_file is separate_file

@@ -1,0 +1,6 @@
+"""``python -m npsep``: the ``npsep`` command line."""
+import sys
+
+from npsep.cli import main
+
+sys.exit(main())
