@@ -8,6 +8,7 @@ rooms) once, when the corpus is generated (``make_voices_corpus.py``).
 """
 
 import io
+from fractions import Fraction
 
 import numpy as np
 import soundfile
@@ -30,9 +31,8 @@ CODECS = (("WAV", "GSM610"), ("WAV", "ULAW"), ("MP3", "MPEG_LAYER_III"), ("OGG",
 
 def speed(x, factor):
     """Play ``x`` ``factor`` times faster: length / factor, every frequency * factor."""
-    num = int(round(1000 / factor))
-    g = np.gcd(num, 1000)
-    return resample_poly(x, num // g, 1000 // g)
+    ratio = Fraction(1.0 / factor).limit_denominator(400)
+    return resample_poly(x, ratio.numerator, ratio.denominator)
 
 
 def _lpc(frame, order):

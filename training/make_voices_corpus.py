@@ -152,7 +152,8 @@ def make_plan(seed=0, per_voice=None, mixes=None, root=sources.ASTERISK, real=Tr
                         us.append({"id": uid, "kind": "real", "voice": speaker, "variant": speaker,
                                    "text": " + ".join(p["prompt"] for p in parts),
                                    "parts": parts, "chain": draw_chain(r) if c else None})
-            splits[name] = {"utterances": us}
+            if us:      # the recordings are installed
+                splits[name] = {"utterances": us}
     for name in ("val_voices", "test_synth", "test_real"):
         if name in splits and name in mixes:
             splits[name]["mixtures"] = make_corpus.plan_mixtures(

@@ -111,17 +111,33 @@ def render(voice, texts, tmpdir):
             subprocess.run(["flite", "-voice", voice.name.split("_", 1)[1], "-t", t, "-o", p],
                            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     else:
-        script = "(voice_%s)\n" % voice.name + "".join(
-            '(utt.save.wave (utt.synth (Utterance Text "%s")) "%s" (quote riff))\n'
-            % (t.replace('"', ""), p) for t, p in zip(texts, paths))
-        subprocess.run(["festival", "--pipe"], input=script.encode(), check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _festival(voice, texts, paths)
+        # a few diphone voices fail on some capitalised, punctuated sentences: say the
+        # ones that came out missing again in lower case without punctuation
+        missing = [i for i, p in enumerate(paths) if not os.path.exists(p)]
+        _festival(voice, [_plain(texts[i]) for i in missing], [paths[i] for i in missing])
+        for i in missing:
+            if not os.path.exists(paths[i]):
+                raise RuntimeError("festival voice %s cannot say %r" % (voice.name, texts[i]))
     out = []
     for p in paths:
         x, rate = soundfile.read(p, dtype="float64")
         os.unlink(p)
         out.append(trim(to_8k(x, rate))[: int(MAX_UTT_SEC * SR)])
     return out
+
+
+def _festival(voice, texts, paths):
+    """One festival process saying each text into its WAV path (one that fails is skipped)."""
+    script = "(voice_%s)\n" % voice.name + "".join(
+        '(utt.save.wave (utt.synth (Utterance Text "%s")) "%s" (quote riff))\n'
+        % (t.replace('"', ""), p) for t, p in zip(texts, paths))
+    subprocess.run(["festival", "--pipe"], input=script.encode(),
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _plain(text):
+    return "".join(c for c in text.lower() if c.isalnum() or c == " ")
 
 
 def render_tmp(voice, texts):
