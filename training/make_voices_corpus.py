@@ -28,7 +28,7 @@ Splits written (beside ``train``, ``val``, ``test`` ... of ``make_corpus.py``):
     test_real                 fixed mixtures of the two held-out real speakers
     test_tel                  telephone-band copy of espeak test mixtures
 
-    python training/make_voices_corpus.py            # ~10 min on 2 busy cores
+    python training/make_voices_corpus.py            # ~10 min of CPU
 """
 
 import argparse
@@ -62,7 +62,7 @@ SYNTH_SPLITS = {
 REAL_SPLITS = {"train": ["allison", "ivrvoice_ru"], "test": ["menardi", "es_co"]}
 REAL_TEST_BUCKETS = {0, 1, 2}      # sha1(prompt id) % 10: prompts only the test split may use
 
-DEFAULT_SENTENCES = {"train": 160, "val": 50, "test": 50}     # per synthesiser voice
+DEFAULT_SENTENCES = {"train": 100, "val": 40, "test": 40}     # per synthesiser voice
 DEFAULT_MIXES = {"val_voices": 150, "test_synth": 100, "test_real": 100, "test_tel": 200}
 REAL_COPIES = 3
 REAL_UTT_SEC = (3.5, 6.0)          # a real-speaker utterance: prompts joined up to this long
@@ -274,7 +274,10 @@ def main(argv=None):
         json.dump(plan, f, ensure_ascii=False)
     os.replace(plan_path + ".tmp", plan_path)
     procs = max(1, min(2, a.procs))
-    for split, entry in plan["splits"].items():
+    # the fixed splits first: a training run can start once val_voices is written
+    order = sorted(plan["splits"], key=lambda s: s.startswith("train"))
+    for split in order:
+        entry = plan["splits"][split]
         if (os.path.isdir(os.path.join(a.out, split)) and old is not None
                 and old["splits"].get(split) == entry and not a.force):
             print("%s: up to date" % split)
