@@ -7,30 +7,68 @@ import os
 import numpy as np
 from scipy.io import wavfile
 
+import augment
+
 SR = 8000
 
 
 class TrainMixer:
-    """Draws random two-talker mixtures from the single-speaker training shards.
+    """Draws random two-talker mixtures from single-speaker training shards.
 
-    Every call picks two utterances with different voice variants, a random
-    crop (or a random placement, for short ones) in a segment of ``seg_len``
-    samples, and a relative level uniform in +-``level_db`` dB.
+    ``train_dirs`` is one shard folder or a ``{folder: weight}`` dict: each of the
+    two talkers comes from a folder drawn with these weights, then a uniformly
+    drawn utterance of it.  The two are never the same speaker (the part of the
+    index's ``voice`` after "+"), unless augmentation made them two voices: pitch
+    at least ``MIN_PITCH_APART`` semitones or formants ``MIN_FORMANT_RATIO`` apart.
+    Each talker gets a random crop (or a random placement, for short ones) in a
+    segment of ``seg_len`` samples, and a relative level uniform in +-``level_db`` dB.
+
+    With ``augment`` the cheap augmentations of ``augment.py`` are drawn here:
+    per talker speed (p 0.5) and tilt + EQ (p 0.5); per mixture a telephone
+    (p 0.2) or wideband (p 0.1) band limit of both talkers, and white noise
+    under the mixture only (p 0.3), so the targets stay clean.
     """
 
-    def __init__(self, train_dir, seg_len, level_db=5.0):
-        with open(os.path.join(train_dir, "index.json")) as f:
-            self.index = json.load(f)["utterances"]
-        n_shards = max(u["shard"] for u in self.index) + 1
-        self.shards = [np.load(os.path.join(train_dir, "shard_%03d.npy" % i), mmap_mode="r")
-                       for i in range(n_shards)]
+    MIN_PITCH_APART = 3.0
+    MIN_FORMANT_RATIO = 1.15
+
+    def __init__(self, train_dirs, seg_len, level_db=5.0, augment=False):
+        if isinstance(train_dirs, str):
+            train_dirs = {train_dirs: 1.0}
+        self.index, self.shards, group = [], [], []
+        for g, d in enumerate(train_dirs):
+            with open(os.path.join(d, "index.json")) as f:
+                index = json.load(f)["utterances"]
+            n_shards = max(u["shard"] for u in index) + 1
+            base = len(self.shards)
+            self.shards += [np.load(os.path.join(d, "shard_%03d.npy" % i), mmap_mode="r")
+                            for i in range(n_shards)]
+            self.index += [dict(u, shard=u["shard"] + base) for u in index]
+            group += [g] * len(index)
+        w = np.array(list(train_dirs.values()), dtype=np.float64)
+        self.group_p = w / w.sum()
+        self.members = [np.nonzero(np.array(group) == g)[0] for g in range(len(w))]
         self.seg_len = int(seg_len)
         self.level_db = float(level_db)
+        self.augment = bool(augment)
         names = [u["voice"].split("+", 1)[1] for u in self.index]
-        self.variant = np.unique(names, return_inverse=True)[1]
+        self.speaker = np.unique(names, return_inverse=True)[1]
+        self.pitch = np.array([u.get("pitch_st") or 0.0 for u in self.index])
+        self.formant = np.array([u.get("formant") or 1.0 for u in self.index])
+        self.reshaped = np.array([("pitch_st" in u) for u in self.index])
 
     def __len__(self):
         return len(self.index)
+
+    def distinct_voices(self, i, j):
+        """True when utterances i and j may be mixed: other speakers, or one
+        speaker made into two voices by pitch / formant augmentation."""
+        if self.speaker[i] != self.speaker[j]:
+            return True
+        if not (self.reshaped[i] and self.reshaped[j]):
+            return False
+        return (abs(self.pitch[i] - self.pitch[j]) >= self.MIN_PITCH_APART
+                or abs(np.log(self.formant[i] / self.formant[j])) >= np.log(self.MIN_FORMANT_RATIO))
 
     def _utt(self, i):
         u = self.index[i]
@@ -48,14 +86,33 @@ class TrainMixer:
             out[a:a + len(x)] = x
         return out
 
+    def _draw(self, rng):
+        g = rng.choice(len(self.group_p), p=self.group_p)
+        return self.members[g][rng.integers(0, len(self.members[g]))]
+
+    def _talker(self, i, rng):
+        x = self._utt(i)
+        if self.augment and rng.random() < 0.5:
+            x = augment.speed(x, rng.uniform(*augment.SPEED_RANGE))
+        x = self._place(x, rng)
+        if self.augment and rng.random() < 0.5:
+            x = augment.tilt_eq(x, rng.uniform(*augment.TILT_RANGE), rng.uniform(200, 3500),
+                                rng.uniform(*augment.EQ_GAIN_RANGE), rng.uniform(0.7, 2.0))
+        return x
+
     def example(self, rng):
-        n = len(self.index)
+        """One training example: sources (2, seg_len) and the noise under their mixture."""
         while True:
-            i, j = rng.integers(0, n, size=2)
-            if self.variant[i] == self.variant[j]:
+            i, j = self._draw(rng), self._draw(rng)
+            if not self.distinct_voices(i, j):
                 continue
-            s1 = self._place(self._utt(i), rng)
-            s2 = self._place(self._utt(j), rng)
+            s1 = self._talker(i, rng)
+            s2 = self._talker(j, rng)
+            if self.augment:
+                band = rng.random()
+                if band < 0.3:
+                    lo, hi = augment.TELEPHONE_BAND if band < 0.2 else augment.WIDEBAND_BAND
+                    s1, s2 = augment.band_limit(s1, lo, hi), augment.band_limit(s2, lo, hi)
             p1 = np.mean(s1 ** 2)
             p2 = np.mean(s2 ** 2)
             # both talkers must actually speak in the segment
@@ -65,11 +122,18 @@ class TrainMixer:
             s1 *= 10 ** (g / 20) * np.sqrt(p2 / p1)
             src = np.stack([s1, s2])
             src *= 10 ** (rng.uniform(-10, 10) / 20) / (np.abs(src.sum(0)).max() + 1e-9)
-            return src.astype(np.float32)
+            noise = np.zeros(self.seg_len)
+            if self.augment and rng.random() < 0.3:
+                mix = src.sum(0)
+                noise = augment.add_noise(mix, rng.uniform(*augment.NOISE_SNR_RANGE), rng) - mix
+            return src.astype(np.float32), noise.astype(np.float32)
 
     def batch(self, batch_size, rng):
-        src = np.stack([self.example(rng) for _ in range(batch_size)])  # (B, 2, T)
-        return src.sum(axis=1, keepdims=True), src
+        """(mix (B, 1, T), sources (B, 2, T)); mix = s1 + s2 (+ noise with ``augment``)."""
+        examples = [self.example(rng) for _ in range(batch_size)]
+        src = np.stack([e[0] for e in examples])
+        noise = np.stack([e[1] for e in examples])
+        return src.sum(axis=1, keepdims=True) + noise[:, None], src
 
 
 def _read(path):

@@ -6,6 +6,10 @@ and prints the number of mixtures, the mean, the worst and the best SI-SDRi (the
 over the two sources of each mixture). No PyTorch is involved.
 
     python training/eval_npsep.py npsep/data/default_model.npz --split test --split test_de
+
+The splits of the acceptance figures: ``test_real`` (held-out real speakers), ``test``,
+``test_de``, ``test_es`` (espeak-ng), ``test_synth`` (held-out synthesiser voices) and
+``test_tel`` (espeak test mixtures in the telephone band).
 """
 import argparse
 import json
@@ -39,12 +43,28 @@ def main():
             values = [v for _, v in scores]
             results[split] = {"mixtures": len(values), "mean_si_sdri": sum(values) / len(values),
                               "worst_si_sdri": min(values), "best_si_sdri": max(values),
-                              "worst_mixture": min(scores, key=lambda s: s[1])[0]}
+                              "worst_mixture": min(scores, key=lambda s: s[1])[0],
+                              "voices": split_voices(args.data / split, [m for m, _ in scores])}
             r = results[split]
-            print(f"{split}: {r['mixtures']} mixtures, SI-SDRi mean {r['mean_si_sdri']:.2f} dB, "
+            print(f"{split}: {r['mixtures']} mixtures of {len(r['voices'])} voices, "
+                  f"SI-SDRi mean {r['mean_si_sdri']:.2f} dB, "
                   f"worst {r['worst_si_sdri']:.2f} dB ({r['worst_mixture']}), best {r['best_si_sdri']:.2f} dB")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
+
+
+def split_voices(split_dir, ids):
+    """The distinct voices (speaker, or espeak voice+variant) of the scored mixtures."""
+    manifest = json.loads((split_dir / "manifest.json").read_text())["mixtures"]
+    voices = set()
+    for m in manifest:
+        if m["id"] in ids:
+            for v in (m.get("s1_voice"), m.get("s2_voice")):
+                if isinstance(v, dict):
+                    voices.add(v["voice"])
+                elif v:
+                    voices.add("%s+%s" % (v[0], v[1]))
+    return sorted(voices)
 
 
 def run_split(model, split_dir, workdir, limit):

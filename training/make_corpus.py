@@ -32,10 +32,10 @@ import tempfile
 
 import numpy as np
 from scipy.io import wavfile
-from scipy.signal import resample_poly
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sentences  # noqa: E402
+import sources  # noqa: E402
 
 SR = 8000
 ESPEAK_SR = 22050
@@ -197,30 +197,10 @@ def synthesize(u, tmpdir=None):
         rate, x = wavfile.read(path)
     finally:
         os.unlink(path)
-    x = x.astype(np.float64)
-    if x.ndim > 1:
-        x = x.mean(axis=1)
-    if rate != SR:
-        g = np.gcd(SR, rate)
-        x = resample_poly(x, SR // g, rate // g)
-    x = _trim(x)
+    x = sources.trim(sources.to_8k(x, rate))
     x = x[: int(MAX_UTT_SEC * SR)]
     p = np.sqrt(np.mean(x ** 2)) + 1e-12
     return (0.1 * x / p).astype(np.float32)
-
-
-def _trim(x, thresh_db=-40.0, margin=0.05):
-    """Cut leading/trailing silence (frames 40 dB below the peak frame)."""
-    hop = 80
-    n = len(x) // hop
-    if n < 2:
-        return x
-    e = (x[: n * hop].reshape(n, hop) ** 2).mean(axis=1)
-    act = np.nonzero(e > e.max() * 10 ** (thresh_db / 10))[0]
-    m = int(margin * SR)
-    a = max(0, act[0] * hop - m)
-    b = min(len(x), (act[-1] + 1) * hop + m)
-    return x[a:b]
 
 
 def mix_pair(x1, x2, level_db, offset_frac):
@@ -273,6 +253,20 @@ def render_split(split, entry, out_dir, procs):
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
 
+    return write_split(split, entry, audio, out_dir, espeak_fields)
+
+
+def espeak_fields(u):
+    """What the index / manifest records about an espeak utterance's voice."""
+    return {"voice": "%s+%s" % (u["voice"], u["variant"]), "pitch": u["pitch"], "speed": u["speed"]}
+
+
+def write_split(split, entry, audio, out_dir, describe):
+    """Write one split atomically: float32 shards + ``index.json`` for a training
+    split (no "mixtures" in ``entry``), else one folder of int16 WAVs per planned
+    mixture + ``manifest.json``.  ``describe(u)`` gives the voice fields recorded
+    for an utterance.  Returns the seconds of speech written."""
+    us = entry["utterances"]
     sdir = os.path.join(out_dir, split)
     tmp_sdir = sdir + ".tmp"
     shutil.rmtree(tmp_sdir, ignore_errors=True)
@@ -286,10 +280,8 @@ def render_split(split, entry, out_dir, procs):
             off = 0
             for i in c:
                 u = us[i]
-                index.append({"id": u["id"], "shard": si, "offset": off,
-                              "length": int(len(audio[i])),
-                              "voice": "%s+%s" % (u["voice"], u["variant"]),
-                              "pitch": u["pitch"], "speed": u["speed"]})
+                index.append(dict(describe(u), id=u["id"], shard=si, offset=off,
+                                  length=int(len(audio[i]))))
                 off += len(audio[i])
         with open(os.path.join(tmp_sdir, "index.json"), "w") as f:
             json.dump({"sr": SR, "utterances": index}, f)
@@ -305,7 +297,7 @@ def render_split(split, entry, out_dir, procs):
             wavfile.write(os.path.join(d, "s1.wav"), SR, s1)
             wavfile.write(os.path.join(d, "s2.wav"), SR, s2)
             manifest.append(dict(m, samples=int(len(mix)),
-                                 s1_voice=voice_key(meta[m["s1"]]), s2_voice=voice_key(meta[m["s2"]]),
+                                 s1_voice=describe(meta[m["s1"]]), s2_voice=describe(meta[m["s2"]]),
                                  s1_text=meta[m["s1"]]["text"], s2_text=meta[m["s2"]]["text"]))
         with open(os.path.join(tmp_sdir, "manifest.json"), "w") as f:
             json.dump({"sr": SR, "mixtures": manifest}, f, indent=1, ensure_ascii=False)

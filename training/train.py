@@ -51,6 +51,9 @@ DEFAULTS = {
     "max_hours": 0,            # 0: no wall-clock limit
     "threads": 1,
     "seed": 1234,
+    "train_splits": {"train": 1.0},   # corpus training splits and the share of talkers drawn from each
+    "val_split": "val",
+    "augment": False,                  # the mixing-time augmentations of data.TrainMixer
 }
 
 
@@ -214,7 +217,8 @@ def main(argv=None):
         os.path.expanduser("~"), ".cache", "npsep", "training", cfg["run"])
 
     seg_len = int(round(cfg["seg_sec"] * data.SR))
-    mixer = data.TrainMixer(os.path.join(data_dir, "train"), seg_len, cfg["level_db"])
+    mixer = data.TrainMixer({os.path.join(data_dir, k): w for k, w in cfg["train_splits"].items()},
+                            seg_len, cfg["level_db"], cfg["augment"])
     torch.manual_seed(cfg["seed"])
     np_rng = np.random.default_rng(cfg["seed"])
     random.seed(cfg["seed"])
@@ -279,7 +283,7 @@ def main(argv=None):
     with open(os.path.join(run_dir, "config.json"), "w") as f:
         json.dump(cfg, f, indent=1)
 
-    val_items = data.load_fixed_split(os.path.join(data_dir, "val"), cfg["val_count"])
+    val_items = data.load_fixed_split(os.path.join(data_dir, cfg["val_split"]), cfg["val_count"])
 
     stop = {"flag": False}
 

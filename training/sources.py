@@ -1,0 +1,148 @@
+"""Where single-speaker speech comes from: offline synthesisers and packaged recordings.
+
+Every voice is a ``Voice(name, engine, speaker, lang)``; ``speaker`` names the
+person behind it (two synthesiser voices built from one person's recordings share
+it), which is what corpus splits keep apart.  ``render`` turns a list of texts
+into 8 kHz float signals for one voice; ``recording`` reads one packaged file.
+
+Engines and where they come from (Debian packages):
+
+* ``flite``: the flite voices kal, kal16, awb, rms, slt;
+* ``festival``: the festvox voices listed in ``FESTIVAL_VOICES`` (the Hindi,
+  Marathi and Telugu voices are left out: they crash on Latin-script text);
+* real recordings: the Asterisk voice-prompt packages in ``REAL_SPEAKERS``.
+"""
+
+import collections
+import os
+import shutil
+import subprocess
+import tempfile
+
+import numpy as np
+import soundfile
+from scipy.signal import resample_poly
+
+SR = 8000
+MAX_UTT_SEC = 6.0
+
+Voice = collections.namedtuple("Voice", "name engine speaker lang")
+
+FLITE_VOICES = [Voice("flite_kal", "flite", "kal", "en"), Voice("flite_kal16", "flite", "kal", "en"),
+                Voice("flite_awb", "flite", "awb", "en"), Voice("flite_rms", "flite", "rms", "en"),
+                Voice("flite_slt", "flite", "slt", "en")]
+FESTIVAL_VOICES = [
+    Voice("kal_diphone", "festival", "kal", "en"), Voice("ked_diphone", "festival", "ked", "en"),
+    Voice("cmu_us_slt_arctic_hts", "festival", "slt", "en"),
+    Voice("pc_diphone", "festival", "it_pc", "it"), Voice("lp_diphone", "festival", "it_lp", "it"),
+    Voice("upc_ca_ona_hts", "festival", "ca_ona", "ca"),
+    Voice("czech_dita", "festival", "cs_dita", "cs"), Voice("czech_krb", "festival", "cs_krb", "cs"),
+    Voice("czech_machac", "festival", "cs_machac", "cs"), Voice("czech_ph", "festival", "cs_ph", "cs"),
+    Voice("suo_fi_lj_diphone", "festival", "fi_lj", "fi"),
+    Voice("hy_fi_mv_diphone", "festival", "fi_mv", "fi"),
+    Voice("msu_ru_nsh_clunits", "festival", "ru_nsh", "ru")]
+
+ASTERISK = "/usr/share/asterisk/sounds"
+# speaker -> (package, folder under ASTERISK, file extension); the en and es-MX
+# core sounds are both recorded by Allison Smith: one speaker.
+REAL_SPEAKERS = {
+    "allison": [("asterisk-core-sounds-en-wav", "en_US_f_Allison", ".wav"),
+                ("asterisk-core-sounds-es-wav", "es_MX_f_Allison", ".wav")],
+    "ivrvoice_ru": [("asterisk-core-sounds-ru-wav", "ru_RU_f_IvrvoiceRU", ".wav")],
+    "menardi": [("asterisk-prompt-it-menardi-wav", "it_IT_f_Menardi", ".wav")],
+    "es_co": [("asterisk-prompt-es-co", "es", ".gsm")],
+}
+
+
+def engine_available(engine):
+    return shutil.which({"flite": "flite", "festival": "festival"}[engine]) is not None
+
+
+def real_files(speaker, root=ASTERISK):
+    """Sorted (prompt id, path) of a real speaker's recordings; the prompt id is the
+    path without folder and extension, shared by translations of one prompt."""
+    out = []
+    for _, folder, ext in REAL_SPEAKERS[speaker]:
+        base = os.path.join(root, folder)
+        for d, _, files in os.walk(base):
+            for f in files:
+                rel = os.path.relpath(os.path.join(d, f), base)
+                if f.endswith(ext) and not rel.startswith("silence"):
+                    out.append((rel[:-len(ext)], os.path.join(d, f)))
+    return sorted(out)
+
+
+def recording(path):
+    """A packaged recording as float64 at 8 kHz (raw GSM 06.10 for ``.gsm``)."""
+    if path.endswith(".gsm"):
+        x, rate = soundfile.read(path, format="RAW", subtype="GSM610", samplerate=SR, channels=1)
+    else:
+        x, rate = soundfile.read(path, dtype="float64")
+    return to_8k(x, rate)
+
+
+def to_8k(x, rate):
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim > 1:
+        x = x.mean(axis=1)
+    if rate != SR:
+        g = np.gcd(SR, rate)
+        x = resample_poly(x, SR // g, rate // g)
+    return x
+
+
+def trim(x, thresh_db=-40.0, margin=0.05):
+    """Cut leading/trailing silence (80-sample frames 40 dB below the loudest)."""
+    hop = 80
+    n = len(x) // hop
+    if n < 2:
+        return x
+    e = (x[: n * hop].reshape(n, hop) ** 2).mean(axis=1)
+    act = np.nonzero(e > e.max() * 10 ** (thresh_db / 10))[0]
+    m = int(margin * SR)
+    return x[max(0, act[0] * hop - m):min(len(x), (act[-1] + 1) * hop + m)]
+
+
+def render(voice, texts, tmpdir):
+    """Synthesise ``texts`` with one voice: a list of float64 signals at 8 kHz, trimmed."""
+    paths = [os.path.join(tmpdir, "%s_%05d.wav" % (voice.name, i)) for i in range(len(texts))]
+    if voice.engine == "flite":
+        for t, p in zip(texts, paths):
+            subprocess.run(["flite", "-voice", voice.name.split("_", 1)[1], "-t", t, "-o", p],
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    else:
+        _festival(voice, texts, paths)
+        # a few diphone voices fail on some capitalised, punctuated sentences: say the
+        # ones that came out missing again in lower case without punctuation
+        missing = [i for i, p in enumerate(paths) if not os.path.exists(p)]
+        _festival(voice, [_plain(texts[i]) for i in missing], [paths[i] for i in missing])
+        for i in missing:
+            if not os.path.exists(paths[i]):
+                raise RuntimeError("festival voice %s cannot say %r" % (voice.name, texts[i]))
+    out = []
+    for p in paths:
+        x, rate = soundfile.read(p, dtype="float64")
+        os.unlink(p)
+        out.append(trim(to_8k(x, rate))[: int(MAX_UTT_SEC * SR)])
+    return out
+
+
+def _festival(voice, texts, paths):
+    """One festival process saying each text into its WAV path (one that fails is skipped)."""
+    script = "(voice_%s)\n" % voice.name + "".join(
+        '(utt.save.wave (utt.synth (Utterance Text "%s")) "%s" (quote riff))\n'
+        % (t.replace('"', ""), p) for t, p in zip(texts, paths))
+    subprocess.run(["festival", "--pipe"], input=script.encode(),
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _plain(text):
+    return "".join(c for c in text.lower() if c.isalnum() or c == " ")
+
+
+def render_tmp(voice, texts):
+    tmpdir = tempfile.mkdtemp(prefix="npsep_voices_")
+    try:
+        return render(voice, texts, tmpdir)
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
