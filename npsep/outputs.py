@@ -9,6 +9,7 @@ outputs or none, and when several runs write the same outputs at once, each stem
 sources all come from one run (every run claims ``_s1`` first) while the others report
 that they exist.
 """
+import contextlib
 import os
 
 from . import audio
@@ -96,9 +97,10 @@ class OutputSet(audio.AbortOnError):
         audio.remove_dead_temporaries(folder)
         self.writers = []
         try:
-            for p in self.paths:
-                self.writers.append(audio.AtomicWriter(p, samplerate, channels, fmt, subtype,
-                                                       overwrite=overwrite, compression=compression))
+            with termination_deferred():  # a temporary file exists only once it is in self.writers
+                for p in self.paths:
+                    self.writers.append(audio.AtomicWriter(p, samplerate, channels, fmt, subtype,
+                                                           overwrite=overwrite, compression=compression))
         except BaseException:
             self.abort()
             raise
@@ -136,6 +138,26 @@ class Terminated(BaseException):
         self.signum = signum
 
 
+TERMINATION_SIGNALS = ("SIGTERM", "SIGHUP")
+
+
+@contextlib.contextmanager
+def termination_deferred():
+    """Hold SIGTERM and SIGHUP back for the ``with`` block (where the platform can): one that
+    arrives meanwhile is delivered when the block ends, so it cannot strike between creating
+    a temporary file and recording it for clean-up."""
+    import signal
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    held = {getattr(signal, name) for name in TERMINATION_SIGNALS if hasattr(signal, name)}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def raise_on_termination():
     """From now on, SIGTERM and SIGHUP raise :class:`Terminated` in the main thread."""
     import signal
@@ -143,6 +165,6 @@ def raise_on_termination():
     def handler(signum, frame):
         raise Terminated(signum)
 
-    for name in ("SIGTERM", "SIGHUP"):
+    for name in TERMINATION_SIGNALS:
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), handler)
