@@ -22,9 +22,9 @@ import numba
 import numpy as np
 
 from .kernels import gemm
-from .kernels.conv import depthwise_conv_stats
+from .kernels.conv import depthwise_conv_stats, depthwise_scratch
 from .kernels.norm import affine_act, affine_add_stats, channel_stats, norm_coefficients
-from .kernels.pyramid import merge_levels_stats
+from .kernels.pyramid import merge_levels_stats, merge_scratch
 from .kernels.tac import group_mean, tac_output_residual
 
 NO_BIAS = np.zeros(0, dtype=np.float32)
@@ -48,6 +48,16 @@ class Workspace:
         if buf is None or buf.size < size:
             buf = self._buffers[(name, dtype)] = np.empty(size, dtype=dtype)
         return buf[:size].reshape(shape)
+
+    def per_thread(self, name, size):
+        """Scratch of ``size`` float32 values for each of Numba's threads: ``[threads, size]``."""
+        return self.get(name, (numba.get_num_threads(), size))
+
+    def coefficients(self, name, sums, length, norm, groups=1, bias=None):
+        """``(mu, scale, beta)`` of a GlobLN from a map's sums (:func:`norm_coefficients`), ``mu`` and
+        ``scale`` kept in the workspace under ``name``."""
+        out = self.get(name, (2, sums.shape[0]))
+        return norm_coefficients(sums, length, *norm, out, groups, bias)
 
 
 # --- parameters ----------------------------------------------------------------------------
@@ -166,16 +176,16 @@ def pyramid(blk, u, u_norm, u_act, ws):
     offsets = np.concatenate([[0, 0], np.cumsum(C * lengths[1:])[:-1]]).astype(np.int64)[:depth]
     pyr = ws.get("pyr", (C * int(lengths[1:].sum()),))
     sums = ws.get("pyr.sums", (C, 2), np.float64)
-    mu = np.empty((depth, C), dtype=np.float32)
-    scale = np.empty((depth, C), dtype=np.float32)
-    beta = np.empty((depth, C), dtype=np.float32)
+    coefficients = ws.get("pyr.coefficients", (3, depth, C))  # mu, scale, beta of each level
+    scratch = ws.per_thread("pyr.scratch", max(depthwise_scratch(L), merge_scratch(L)))
     x, (x_mu, x_scale, x_beta), act = u, u_norm, u_act
     for k, (w, b, (gamma, bt)) in enumerate(blk.dw):
         y = u if k == 0 else pyr[offsets[k]: offsets[k] + C * lengths[k]].reshape(C, lengths[k])
-        depthwise_conv_stats(x, x_mu, x_scale, x_beta, act, w, b, 1 if k == 0 else 2, y, sums)
-        mu[k], scale[k], beta[k] = norm_coefficients(sums, lengths[k], gamma, bt, blk.groups)
-        x, x_mu, x_scale, x_beta, act = y, mu[k], scale[k], beta[k], ONE
-    merge_levels_stats(u, pyr, offsets, lengths, mu, scale, beta, u, sums)
+        depthwise_conv_stats(x, x_mu, x_scale, x_beta, act, w, b, 1 if k == 0 else 2, y, sums, scratch)
+        coefficients[2, k] = bt
+        norm_coefficients(sums, lengths[k], gamma, bt, coefficients[:2, k], blk.groups)
+        x, x_mu, x_scale, x_beta, act = y, *coefficients[:, k], ONE
+    merge_levels_stats(u, pyr, offsets, lengths, *coefficients, sums, scratch)
     return u, sums
 
 
@@ -185,15 +195,15 @@ def _block_core(blk, x, ws):
     L, G = x.shape[1], blk.groups
     w, b = blk.proj
     u, sums = conv1x1_stats(w, x, ws, "proj", G)
-    merged, sums = pyramid(blk, u, norm_coefficients(sums, L, *blk.proj_norm, G, bias=b), blk.proj_act, ws)
-    return merged, norm_coefficients(sums, L, *blk.final_norm, G)
+    merged, sums = pyramid(blk, u, ws.coefficients("proj.norm", sums, L, blk.proj_norm, G, b), blk.proj_act, ws)
+    return merged, ws.coefficients("final_norm", sums, L, blk.final_norm, G)
 
 
 def uconv_block(blk, x, ws):  # [C_out, L] -> in place
     """Improved U-ConvBlock, in place: ``x += W_res PReLU(final_norm(core(x))) + b_res`` (per group,
     if grouped)."""
     merged, coefficients = _block_core(blk, x, ws)
-    affine_act(merged, *coefficients, blk.final_act, merged)
+    affine_act(merged, *coefficients, blk.final_act)
     w, b = blk.res
     matmul(w, merged, x, blk.groups, bias=b, accumulate=True)
 
@@ -201,17 +211,17 @@ def uconv_block(blk, x, ws):  # [C_out, L] -> in place
 def u_block(blk, x, ws):  # [C_out, L] -> in place
     """Original U-block, in place: ``x = PReLU(GN(x + GN(W_exp core(x) + b_exp)))``."""
     merged, coefficients = _block_core(blk, x, ws)
-    affine_act(merged, *coefficients, blk.final_act, merged)
+    affine_act(merged, *coefficients, blk.final_act)
     w, b = blk.exp
     e, sums = conv1x1_stats(w, merged, ws, "exp")
-    affine_add_stats(e, *norm_coefficients(sums, x.shape[1], *blk.exp_norm, bias=b), x, sums)
-    affine_act(x, *norm_coefficients(sums, x.shape[1], *blk.out_norm), blk.out_act, x)
+    affine_add_stats(e, *ws.coefficients("exp.norm", sums, x.shape[1], blk.exp_norm, bias=b), x, sums)
+    affine_act(x, *ws.coefficients("out.norm", sums, x.shape[1], blk.out_norm), blk.out_act)
 
 
-def bias_act(y, b, slope, out):
-    """``out = prelu(y + b[:, None], slope)`` (with ``ONE`` as the slope: just the bias)."""
+def bias_act(y, b, slope):
+    """In place ``y = prelu(y + b[:, None], slope)`` (with ``ONE`` as the slope: just the bias)."""
     C = y.shape[0]
-    affine_act(y, _zeros(C), _ones(C), b, slope, out)
+    affine_act(y, _zeros(C), _ones(C), b, slope)
 
 
 @lru_cache(maxsize=None)
@@ -233,12 +243,12 @@ def gc_block(blk, x, ws):  # [C_out, L] -> in place
     h = ws.get("tac.h", (G, H, L))
     h2 = h.reshape(G * H, L)
     matmul(blk.w_in, x, h2, G, blk.b_in)
-    bias_act(h2, _zeros(G * H), blk.act_in, h2)
+    bias_act(h2, _zeros(G * H), blk.act_in)
     m = ws.get("tac.mean", (H, L))
     group_mean(h, m)
     mm = ws.get("tac.m", (H, L))
     matmul(blk.w_mean, m, mm, bias=blk.b_mean)
-    bias_act(mm, _zeros(H), blk.act_mean, mm)
+    bias_act(mm, _zeros(H), blk.act_mean)
     o = ws.get("tac.o", xg.shape)
     matmul(blk.w_out_h, h2, o.reshape(x.shape), G)
     om = ws.get("tac.om", (xg.shape[1], L))

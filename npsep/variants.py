@@ -13,9 +13,9 @@ import numpy as np
 from . import blocks, layout
 from .blocks import ONE, bias_act, f32, matmul
 from .kernels.conv import frame_signal, overlap_add
-from .kernels.gemm import norm_act_matmul
-from .kernels.masks import RELU, SIGMOID, SOFTMAX, masked_decoder_frames
-from .kernels.norm import channel_stats, norm_coefficients
+from .kernels.gemm import norm_act_matmul, norm_act_scratch
+from .kernels.masks import RELU, SIGMOID, SOFTMAX, decoder_scratch, masked_decoder_frames
+from .kernels.norm import channel_stats
 
 ZERO = np.zeros(1, dtype=np.float32)
 """PReLU slope 0: ReLU."""
@@ -108,19 +108,21 @@ def forward_item(plan, x, ws):  # [T] -> [S, T]
     v = ws.get("v", (E, L))  # encoder output, kept for the masks
     matmul(plan.enc_w, frames, v, bias=plan.enc_b)
     if plan.enc_relu:
-        bias_act(v, np.zeros(E, np.float32), ZERO, v)
+        bias_act(v, np.zeros(E, np.float32), ZERO)
 
     sums = ws.get("v.sums", (E, 2), np.float64)
     channel_stats(v, sums)
     y = ws.get("y", (plan.bottleneck[0].shape[0], L))
-    norm_act_matmul(v, *norm_coefficients(sums, L, *plan.ln), ONE, *plan.bottleneck, y, threads)
+    norm_act_matmul(v, *ws.coefficients("ln", sums, L, plan.ln), ONE, *plan.bottleneck, y, threads,
+                    ws.per_thread("ln.scratch", norm_act_scratch(E)))
 
     for blk in plan.blocks:
         plan.block(blk, y, ws)
 
     dec_frames = ws.get("dec.frames", (S * K, L))
+    scratch = ws.per_thread("dec.scratch", decoder_scratch(y.shape[0], plan.reshape[0].shape[0], plan.mask_w.shape[0]))
     masked_decoder_frames(y, plan.mask_prelu, *plan.reshape, plan.mask_w, plan.mask_b, v, plan.mask_act,
-                          plan.dec_w, dec_frames, threads)
+                          plan.dec_w, dec_frames, threads, scratch)
     out = np.empty((S, T), dtype=np.float32)
     overlap_add(dec_frames.reshape(S, K, L), hop, K // 2, plan.dec_b, out)
     return out
