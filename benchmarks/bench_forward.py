@@ -495,6 +495,8 @@ def parse_args(argv=None):
     p.add_argument("--seconds", type=float, nargs="+", default=None, metavar="S",
                    help="input lengths in seconds at 8 kHz; default: 1 4 60")
     p.add_argument("--batch", type=int, nargs="+", default=None, metavar="B", help="default: 1 4")
+    p.add_argument("--batch-max-seconds", type=float, default=None, metavar="S",
+                   help="run batches above 1 only for inputs of at most S seconds (default: every input)")
     p.add_argument("--runs", type=int, default=None, help="timed runs per contender (default 5, quick 3)")
     p.add_argument("--warmup", type=int, default=1, help="untimed runs per contender first (default and minimum 1)")
     p.add_argument("--no-ort", action="store_true", help="leave ONNX Runtime out")
@@ -630,6 +632,8 @@ def main(argv=None):
                 num_samples = int(round(seconds * SAMPLE_RATE))
                 flops = count_flops(HPARAMS, num_samples)
                 for batch in args.batch:
+                    if batch > 1 and args.batch_max_seconds is not None and seconds > args.batch_max_seconds:
+                        continue
                     x = np.random.default_rng(args.seed + 2).standard_normal((batch, 1, num_samples)).astype(np.float32)
                     fns = runners(module, model, sess)
                     sgemm_s = batch * measure_sgemm(flops["gemms"], reps=max(3, args.runs))
@@ -675,6 +679,8 @@ def main(argv=None):
             for seconds in args.seconds:
                 num_samples = int(round(seconds * SAMPLE_RATE))
                 for batch in args.batch:
+                    if batch > 1 and args.batch_max_seconds is not None and seconds > args.batch_max_seconds:
+                        continue
                     paths = {"npsep": npz, "torch": state_dict}
                     if onnx is not None:
                         paths["ort"] = onnx
