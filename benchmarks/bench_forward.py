@@ -14,9 +14,13 @@ with the ratios between them and to the *GEMM floor*: the configuration's matrix
 FLOPs divided by the SGEMM rate NumPy reaches on the same shapes, at the same thread count,
 measured in the same run. Peak memory is measured per contender in a fresh subprocess.
 
-Run with OpenBLAS's core-type overrides unset (see benchmarks/README.md)::
+OpenBLAS's core-type overrides (``OPENBLAS_CORETYPE``, ``OPENBLAS_L2_SIZE``) make it pick other
+kernels than a user's machine would; if either is set, the script runs itself again in a child
+process without them (``--keep-blas-env`` keeps them). It records the kernels OpenBLAS chose
+(threadpoolctl's ``architecture``) and Numba's allocations per npsep forward pass
+(``NUMBA_NRT_STATS``)::
 
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_forward.py
+    python benchmarks/bench_forward.py
     python benchmarks/bench_forward.py --quick          # smoke test: 1 s and 4 s, batch 1, 3 runs
 
 Results: a table on stdout, ``forward.json`` and ``forward.png`` in ``--out``.
@@ -52,6 +56,10 @@ ORT_RTOL = 1e-3  # ONNX Runtime fuses and reorders more than npsep does; reporte
 TINY_SAMPLES = 3200  # the warm-up input of the memory subprocesses: 0.4 s, a multiple of 320
 BLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
             "MKL_NUM_THREADS", "NUMBA_NUM_THREADS", "NUMBA_THREADING_LAYER")
+CORETYPE_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+"""Unset for the benchmark's own runs: they override OpenBLAS's CPU detection."""
+UNSET_NOTE = "NPSEP_BENCH_UNSET"
+"""Set in the re-executed child: what was unset, for the report."""
 CONTENDERS = ("npsep", "torch", "ort")
 LABELS = {"npsep": "npsep", "torch": "PyTorch", "ort": "ONNX Runtime"}
 
@@ -480,6 +488,8 @@ def parse_args(argv=None):
     p.add_argument("--seconds", type=float, nargs="+", default=None, metavar="S",
                    help="input lengths in seconds at 8 kHz; default: 1 4 60")
     p.add_argument("--batch", type=int, nargs="+", default=None, metavar="B", help="default: 1 4")
+    p.add_argument("--batch-max-seconds", type=float, default=None, metavar="S",
+                   help="run batches above 1 only for inputs of at most S seconds (default: every input)")
     p.add_argument("--runs", type=int, default=None, help="timed runs per contender (default 5, quick 3)")
     p.add_argument("--warmup", type=int, default=1, help="untimed runs per contender first (default and minimum 1)")
     p.add_argument("--no-ort", action="store_true", help="leave ONNX Runtime out")
@@ -488,6 +498,8 @@ def parse_args(argv=None):
     p.add_argument("--memory-threads", type=int, default=None,
                    help="thread count for the memory subprocesses (default: the largest of --threads)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--keep-blas-env", action="store_true",
+                   help="keep OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE if set (default: rerun without them)")
     p.add_argument("--merge", type=Path, nargs="+", default=None, metavar="JSON",
                    help="only combine the forward.json of earlier runs into one (in --out) and print it")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results",
@@ -502,8 +514,35 @@ def parse_args(argv=None):
     return args
 
 
+def without_coretype_overrides(args):
+    """If OpenBLAS's core-type overrides are set (and not kept), run this script again without them
+    (OpenBLAS reads them when NumPy loads it, so they must be gone before the process starts)."""
+    found = {k: os.environ[k] for k in CORETYPE_ENV if k in os.environ}
+    if not found or args.keep_blas_env or args.merge:
+        return
+    env = {k: v for k, v in os.environ.items() if k not in CORETYPE_ENV}
+    env[UNSET_NOTE] = json.dumps(found)
+    print("unset for this benchmark: " + ", ".join(f"{k}={v}" for k, v in found.items()) + " (--keep-blas-env keeps them)",
+          flush=True)
+    sys.exit(subprocess.run([sys.executable, str(Path(__file__).resolve()), *sys.argv[1:]], env=env).returncode)
+
+
+def numba_allocations(forward, x):
+    """Numba's allocations in one npsep forward pass (``None`` unless ``NUMBA_NRT_STATS`` was set
+    before Numba was imported). They include a small record per NumPy array passed into a kernel."""
+    from numba.core import config
+    from numba.core.runtime import rtsys
+    if not config.NRT_STATS:
+        return None
+    before = rtsys.get_allocation_stats()
+    forward(x)
+    return rtsys.get_allocation_stats().alloc - before.alloc
+
+
 def main(argv=None):
     args = parse_args(argv)
+    without_coretype_overrides(args)
+    os.environ.setdefault("NUMBA_NRT_STATS", "1")  # read when Numba is imported, below
     if args.merge:
         report = merge_reports(args.merge)
         print_table(report["results"], report["contenders"])
@@ -526,16 +565,18 @@ def main(argv=None):
     print("versions: " + ", ".join(f"{k} {v}" for k, v in versions().items() if v))
     print("environment: " + (", ".join(f"{k}={v}" for k, v in env.items() if v is not None) or "none of "
                              + ", ".join(BLAS_ENV) + " set"))
+    unset = json.loads(os.environ.get(UNSET_NOTE, "{}"))
+    if unset:
+        print("unset for this run: " + ", ".join(f"{k}={v}" for k, v in unset.items()))
     if env["OPENBLAS_CORETYPE"] or env["OPENBLAS_L2_SIZE"]:
-        print("WARNING: OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are set: they override OpenBLAS's CPU "
-              "detection and can slow NumPy's SGEMM (and so npsep). Unset them for a fair run: "
-              "env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_forward.py")
+        print("WARNING: OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are set (--keep-blas-env): they override "
+              "OpenBLAS's CPU detection and can slow NumPy's SGEMM (and so npsep).")
 
     report = {"config": {"variant": VARIANT, "hparams": HPARAMS, "sample_rate": SAMPLE_RATE},
               "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
               "machine": {"cpu": cpu_name(), "logical_cpus": os.cpu_count(), "cpu_flags": cpu_flags(),
                           "load_average_start": load_average(), "platform": platform.platform()},
-              "versions": versions(), "environment": env, "contenders": contenders,
+              "versions": versions(), "environment": env, "unset_for_the_run": unset, "contenders": contenders,
               "results": [], "memory": []}
 
     with tempfile.TemporaryDirectory(prefix="npsep-bench-") as tmp:
@@ -548,6 +589,8 @@ def main(argv=None):
         module, state_dict, npz, model = build_models(workdir, args.seed)
         set_threads(max(args.threads))
         report["blas_start"] = blas_info()
+        print("OpenBLAS kernels: " + ", ".join(f"{Path(lib.get('filepath', '?')).name}: {lib.get('architecture')}"
+                                               for lib in report["blas_start"] if lib.get("internal_api") == "openblas"))
 
         # parity, once, before any timing
         x = np.random.default_rng(args.seed + 1).standard_normal((2, 1, SAMPLE_RATE)).astype(np.float32)
@@ -576,10 +619,13 @@ def main(argv=None):
                 num_samples = int(round(seconds * SAMPLE_RATE))
                 flops = count_flops(HPARAMS, num_samples)
                 for batch in args.batch:
+                    if batch > 1 and args.batch_max_seconds is not None and seconds > args.batch_max_seconds:
+                        continue
                     x = np.random.default_rng(args.seed + 2).standard_normal((batch, 1, num_samples)).astype(np.float32)
                     fns = runners(module, model, sess)
                     sgemm_s = batch * measure_sgemm(flops["gemms"], reps=max(3, args.runs))
                     times, parity = time_case(fns, x, args.runs, args.warmup)
+                    allocations = numba_allocations(model.forward, x)
                     med = {c: statistics.median(times[c]) for c in contenders}
                     gemm_flops, total_flops = batch * flops["gemm"], batch * flops["total"]
                     ratio = {"npsep/torch": med["npsep"] / med["torch"]}
@@ -592,14 +638,15 @@ def main(argv=None):
                            "gemm_share": gemm_flops / total_flops, "times_s": times, "median_s": med,
                            "min_s": {c: min(times[c]) for c in contenders},
                            "gemm_floor_s": sgemm_s, "sgemm_gflops": gemm_flops / sgemm_s / 1e9,
-                           "ratio": ratio, "parity_vs_torch": parity,
+                           "ratio": ratio, "parity_vs_torch": parity, "numba_allocations": allocations,
                            "gflops_achieved": {c: total_flops / med[c] / 1e9 for c in contenders},
                            "load_average": load_average()}
                     report["results"].append(row)
                     save_json(report, args.out)  # after every case: a long run interrupted keeps its results
                     print(f"  {n} thread(s), {seconds:g} s x {batch}: "
                           + ", ".join(f"{LABELS[c]} {med[c]:.3f} s" for c in contenders)
-                          + f", GEMM floor {sgemm_s:.3f} s ({row['sgemm_gflops']:.0f} GFLOP/s); parity "
+                          + f", GEMM floor {sgemm_s:.3f} s ({row['sgemm_gflops']:.0f} GFLOP/s); "
+                          + f"npsep / floor {ratio['npsep/floor']:.2f}; Numba allocations {allocations}; parity "
                           + ", ".join(f"{LABELS[c]} {e:.1e}" for c, e in parity.items()), flush=True)
                     for c, e in parity.items():
                         if e > (PARITY_RTOL if c == "npsep" else ORT_RTOL):
@@ -619,6 +666,8 @@ def main(argv=None):
             for seconds in args.seconds:
                 num_samples = int(round(seconds * SAMPLE_RATE))
                 for batch in args.batch:
+                    if batch > 1 and args.batch_max_seconds is not None and seconds > args.batch_max_seconds:
+                        continue
                     paths = {"npsep": npz, "torch": state_dict}
                     if onnx is not None:
                         paths["ort"] = onnx

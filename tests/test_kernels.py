@@ -8,17 +8,18 @@ magnitude (``close`` below) bounds them with room. The GlobLN statistics are che
 to 1e-9 because the kernels accumulate them in float64. Shapes are drawn by
 hypothesis and include L = 1, odd lengths and stride 2.
 """
+import numba
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from npsep import architectures as A, reference as R
 from npsep.fast import blocks
-from npsep.kernels.conv import depthwise_conv_stats, frame_signal, overlap_add
-from npsep.kernels.masks import RELU, SIGMOID, SOFTMAX, masked_decoder_frames
+from npsep.kernels.conv import depthwise_conv_stats, depthwise_scratch, frame_signal, overlap_add
+from npsep.kernels.masks import RELU, SIGMOID, SOFTMAX, decoder_scratch, masked_decoder_frames
 from npsep.kernels import gemm
 from npsep.kernels.norm import affine_act, affine_add_stats, channel_stats, norm_coefficients
-from npsep.kernels.pyramid import merge_levels_stats
+from npsep.kernels.pyramid import merge_levels_stats, merge_scratch
 from npsep.kernels.tac import group_mean, tac_output_residual
 
 RTOL = 1e-5
@@ -40,6 +41,16 @@ def rand(rng, *shape):
 
 def f64(a):
     return np.asarray(a, dtype=np.float64)
+
+
+def coefficients(sums, L, gamma, beta, groups=1, bias=None):
+    """``(mu, scale, beta)`` by :func:`norm_coefficients`, into a fresh ``[2, C]`` array."""
+    return norm_coefficients(sums, L, gamma, beta, np.empty((2, sums.shape[0]), np.float32), groups, bias)
+
+
+def scratch(rows, size):
+    """Per-thread scratch, filled with NaN: a kernel must not read what it has not written."""
+    return np.full((rows, size), np.nan, np.float32)
 
 
 seeds = st.integers(0, 2**31 - 1)
@@ -79,8 +90,8 @@ def test_bias_folded_into_the_norm(seed, C, L, groups):
     gamma, beta = rand(rng, C) + 1, rand(rng, C)
     sums = np.empty((C, 2))
     channel_stats(y, sums)
-    out = np.empty_like(y)
-    affine_act(y, *norm_coefficients(sums, L, gamma, beta, groups, bias=b), np.ones(1, np.float32), out)
+    out = y.copy()
+    affine_act(out, *coefficients(sums, L, gamma, beta, groups, bias=b), np.ones(1, np.float32))
     yb, c = f64(y) + f64(b)[:, None], C // groups
     expected = np.concatenate([R.glob_ln(yb[g * c:(g + 1) * c], f64(gamma[g * c:(g + 1) * c]),
                                          f64(beta[g * c:(g + 1) * c])) for g in range(groups)])
@@ -96,8 +107,8 @@ def test_norm_coefficients_and_affine_act_are_globln_then_prelu(seed, C, L, per_
     slope = rand(rng, C if per_channel else 1)
     sums = np.empty((C, 2))
     channel_stats(y, sums)
-    out = np.empty_like(y)
-    affine_act(y, *norm_coefficients(sums, L, gamma, beta), slope, out)
+    out = y.copy()
+    affine_act(out, *coefficients(sums, L, gamma, beta), slope)
     close(out, R.prelu(R.glob_ln(f64(y), f64(gamma), f64(beta)), f64(slope)), rtol=2e-5)
 
 
@@ -109,8 +120,8 @@ def test_grouped_norm_coefficients_normalise_each_group_alone(seed, G, c, L):
     gamma, beta, slope = rand(rng, G * c) + 1, rand(rng, G * c), np.ones(1, np.float32)
     sums = np.empty((G * c, 2))
     channel_stats(y, sums)
-    out = np.empty_like(y)
-    affine_act(y, *norm_coefficients(sums, L, gamma, beta, groups=G), slope, out)
+    out = y.copy()
+    affine_act(out, *coefficients(sums, L, gamma, beta, groups=G), slope)
     expected = np.concatenate([R.glob_ln(f64(y[g * c:(g + 1) * c]), f64(gamma[g * c:(g + 1) * c]),
                                          f64(beta[g * c:(g + 1) * c])) for g in range(G)])
     close(out, expected, rtol=2e-5)
@@ -125,7 +136,7 @@ def test_affine_add_stats_is_norm_plus_residual(seed, C, L):
     sums = np.empty((C, 2))
     channel_stats(e, sums)
     expected = R.glob_ln(f64(e), f64(gamma), f64(beta)) + f64(x)
-    affine_add_stats(e, *norm_coefficients(sums, L, gamma, beta), x, sums)
+    affine_add_stats(e, *coefficients(sums, L, gamma, beta), x, sums)
     close(x, expected, rtol=2e-5)
     np.testing.assert_allclose(sums[:, 0], f64(x).sum(1), rtol=1e-6, atol=1e-6 * L)
 
@@ -151,7 +162,8 @@ def test_matmul_kernels_are_grouped_products(seed, G, M, K, L, threads, parallel
     mu, sc, beta, slope = rand(rng, K), rng.random(K).astype(np.float32), rand(rng, K), rand(rng, 1)
     normed = R.prelu((f64(x[:K]) - f64(mu)[:, None]) * f64(sc)[:, None] + f64(beta)[:, None], f64(slope))
     out = np.empty((M, L), np.float32)
-    pick(gemm.norm_act_matmul)(x[:K], mu, sc, beta, slope, w, b[:M], out, threads)
+    pick(gemm.norm_act_matmul)(x[:K], mu, sc, beta, slope, w, b[:M], out, threads,
+                               scratch(threads, gemm.norm_act_scratch(K)))
     close(out, f64(w) @ normed + f64(b[:M])[:, None], scale=np.abs(w).max() * np.abs(normed).max() * K + np.abs(b).max())
 
 
@@ -166,15 +178,16 @@ def test_depthwise_conv_of_normalised_input(seed, C, L, stride, per_channel, in_
     channel_stats(x, sums)
     u = R.prelu(R.glob_ln(f64(x), f64(gamma), f64(beta)), f64(slope))
     y = x if in_place and stride == 1 else np.empty((C, (L - 1) // stride + 1), np.float32)
-    depthwise_conv_stats(x, *norm_coefficients(sums, L, gamma, beta), slope, w[:, 0], b, stride, y, sums)
+    depthwise_conv_stats(x, *coefficients(sums, L, gamma, beta), slope, w[:, 0], b, stride, y, sums,
+                         scratch(numba.get_num_threads(), depthwise_scratch(L)))
     expected = R.depthwise_conv(u, f64(w), f64(b), stride)
     close(y, expected, rtol=3e-5)
     np.testing.assert_allclose(sums[:, 0], f64(y).sum(1), rtol=1e-6, atol=1e-6 * L)
 
 
 @SETTINGS
-@given(seed=seeds, C=channels, L=lengths, Q=st.integers(1, 5), in_place=st.booleans())
-def test_merge_levels_is_the_upsample_add_chain(seed, C, L, Q, in_place):
+@given(seed=seeds, C=channels, L=lengths, Q=st.integers(1, 5))
+def test_merge_levels_is_the_upsample_add_chain(seed, C, L, Q):
     rng = np.random.default_rng(seed)
     lengths_ = [L]
     for _ in range(1, Q):
@@ -190,10 +203,10 @@ def test_merge_levels_is_the_upsample_add_chain(seed, C, L, Q, in_place):
         normed[-1] = R.upsample_add(normed[-1], coarse)
     sizes = np.array([C * n for n in lengths_[1:]], dtype=np.int64)
     offsets = np.concatenate([[0, 0], np.cumsum(sizes)[:-1]]).astype(np.int64)[:Q]  # level 0 is d0
-    d0 = levels[0].copy()
-    out, sums = d0 if in_place else np.empty((C, L), np.float32), np.empty((C, 2))
+    out, sums = levels[0].copy(), np.empty((C, 2))
     flat = np.concatenate([d.ravel() for d in levels[1:]] + [np.empty(0, np.float32)])
-    merge_levels_stats(d0, flat, offsets, np.array(lengths_, dtype=np.int64), mu, scale, beta, out, sums)
+    merge_levels_stats(out, flat, offsets, np.array(lengths_, dtype=np.int64), mu, scale, beta, sums,
+                       scratch(numba.get_num_threads(), merge_scratch(L)))
     close(out, normed[0], scale=terms)
     np.testing.assert_allclose(sums[:, 1], (f64(out) ** 2).sum(1), rtol=1e-6)
 
@@ -229,7 +242,7 @@ def test_masked_decoder_frames_is_masks_then_decoder_product(seed, S, E, C, L, a
     frames = np.empty((S * K, L), np.float32)
     kernel = masked_decoder_frames.parallel if parallel else masked_decoder_frames.serial
     kernel(y, slope, w_r, b_r, w_m, b_m, v, {"relu": RELU, "softmax": SOFTMAX, "sigmoid": SIGMOID}[act],
-           w_d, frames, threads)
+           w_d, frames, threads, scratch(threads, decoder_scratch(C, w_r.shape[0], S * E)))
     # the logits are sums that may cancel before the mask: judge against their terms' size
     terms = np.abs(w_m).max() * np.abs(t).max() * t.shape[0] + np.abs(b_m).max()
     close(frames, expected, rtol=2e-5, scale=np.abs(w_d).max() * w_d.shape[2] * np.abs(v).max() * max(terms, 1.0))

@@ -23,9 +23,9 @@ import numpy as np
 
 from ..architectures import Conv, Norm, layer
 from ..kernels import gemm
-from ..kernels.conv import depthwise_conv_stats
+from ..kernels.conv import depthwise_conv_stats, depthwise_scratch
 from ..kernels.norm import affine_act, affine_add_stats, channel_stats, norm_coefficients
-from ..kernels.pyramid import merge_levels_stats
+from ..kernels.pyramid import merge_levels_stats, merge_scratch
 from ..kernels.tac import group_mean, tac_output_residual
 
 NO_BIAS = np.zeros(0, dtype=np.float32)
@@ -49,6 +49,17 @@ class Workspace:
         if buf is None or buf.size < size:
             buf = self._buffers[(name, dtype)] = np.empty(size, dtype=dtype)
         return buf[:size].reshape(shape)
+
+    def per_thread(self, name, size):
+        """Scratch of ``size`` float32 values for each of Numba's threads: ``[threads, size]``."""
+        return self.get(name, (numba.get_num_threads(), size))
+
+    def coefficients(self, name, sums, length, norm, groups=1, bias=None):
+        """``(mu, scale, beta)`` of a GlobLN (a :class:`~npsep.architectures.Norm` of ``gamma``,
+        ``beta``) from a map's sums (:func:`norm_coefficients`), ``mu`` and ``scale`` kept in the
+        workspace under ``name``."""
+        out = self.get(name, (2, sums.shape[0]))
+        return norm_coefficients(sums, length, norm.gamma, norm.beta, out, groups, bias)
 
 
 # --- parameters ----------------------------------------------------------------------------
@@ -172,16 +183,16 @@ def pyramid(core, u, u_norm, u_act, ws):
     offsets = np.concatenate([[0, 0], np.cumsum(C * lengths[1:])[:-1]]).astype(np.int64)[:depth]
     pyr = ws.get("pyr", (C * int(lengths[1:].sum()),))
     sums = ws.get("pyr.sums", (C, 2), np.float64)
-    mu = np.empty((depth, C), dtype=np.float32)
-    scale = np.empty((depth, C), dtype=np.float32)
-    beta = np.empty((depth, C), dtype=np.float32)
+    coefficients = ws.get("pyr.coefficients", (3, depth, C))  # mu, scale, beta of each level
+    scratch = ws.per_thread("pyr.scratch", max(depthwise_scratch(L), merge_scratch(L)))
     x, (x_mu, x_scale, x_beta), act = u, u_norm, u_act
     for k, level in enumerate(core.pyramid):
         y = u if k == 0 else pyr[offsets[k]: offsets[k] + C * lengths[k]].reshape(C, lengths[k])
-        depthwise_conv_stats(x, x_mu, x_scale, x_beta, act, level.w, level.b, 1 if k == 0 else 2, y, sums)
-        mu[k], scale[k], beta[k] = norm_coefficients(sums, lengths[k], level.norm.gamma, level.norm.beta, core.groups)
-        x, x_mu, x_scale, x_beta, act = y, mu[k], scale[k], beta[k], ONE
-    merge_levels_stats(u, pyr, offsets, lengths, mu, scale, beta, u, sums)
+        depthwise_conv_stats(x, x_mu, x_scale, x_beta, act, level.w, level.b, 1 if k == 0 else 2, y, sums, scratch)
+        coefficients[2, k] = level.norm.beta
+        norm_coefficients(sums, lengths[k], level.norm.gamma, level.norm.beta, coefficients[:2, k], core.groups)
+        x, x_mu, x_scale, x_beta, act = y, *coefficients[:, k], ONE
+    merge_levels_stats(u, pyr, offsets, lengths, *coefficients, sums, scratch)
     return u, sums
 
 
@@ -190,10 +201,9 @@ def block_core(core, x, ws):
     in a workspace buffer."""
     L, G = x.shape[1], core.groups
     u, sums = conv1x1_stats(core.proj.w, x, ws, "proj", G)
-    proj_norm = norm_coefficients(sums, L, core.proj_norm.gamma, core.proj_norm.beta, G, bias=core.proj.b)
+    proj_norm = ws.coefficients("proj.norm", sums, L, core.proj_norm, G, bias=core.proj.b)
     merged, sums = pyramid(core, u, proj_norm, core.proj_act, ws)
-    affine_act(merged, *norm_coefficients(sums, L, core.final_norm.gamma, core.final_norm.beta, G),
-               core.final_act, merged)
+    affine_act(merged, *ws.coefficients("final_norm", sums, L, core.final_norm, G), core.final_act)
     return merged
 
 
@@ -209,14 +219,14 @@ def u_block(blk, x, ws):  # [C_out, L] -> in place
     L = x.shape[1]
     merged = block_core(blk.core, x, ws)
     e, sums = conv1x1_stats(blk.exp.w, merged, ws, "exp")
-    affine_add_stats(e, *norm_coefficients(sums, L, blk.exp_norm.gamma, blk.exp_norm.beta, bias=blk.exp.b), x, sums)
-    affine_act(x, *norm_coefficients(sums, L, blk.out_norm.gamma, blk.out_norm.beta), blk.out_act, x)
+    affine_add_stats(e, *ws.coefficients("exp.norm", sums, L, blk.exp_norm, bias=blk.exp.b), x, sums)
+    affine_act(x, *ws.coefficients("out.norm", sums, L, blk.out_norm), blk.out_act)
 
 
-def bias_act(y, b, slope, out):
-    """``out = prelu(y + b[:, None], slope)`` (with ``ONE`` as the slope: just the bias)."""
+def bias_act(y, b, slope):
+    """In place ``y = prelu(y + b[:, None], slope)`` (with ``ONE`` as the slope: just the bias)."""
     C = y.shape[0]
-    affine_act(y, _zeros(C), _ones(C), b, slope, out)
+    affine_act(y, _zeros(C), _ones(C), b, slope)
 
 
 @lru_cache(maxsize=None)
@@ -238,12 +248,12 @@ def gc_block(blk, x, ws):  # [C_out, L] -> in place
     h = ws.get("tac.h", (G, H, L))
     h2 = h.reshape(G * H, L)
     matmul(blk.input.w, x, h2, G, blk.input.b)
-    bias_act(h2, _zeros(G * H), blk.input_act, h2)
+    bias_act(h2, _zeros(G * H), blk.input_act)
     m = ws.get("tac.mean", (H, L))
     group_mean(h, m)
     mm = ws.get("tac.m", (H, L))
     matmul(blk.mean.w, m, mm, bias=blk.mean.b)
-    bias_act(mm, _zeros(H), blk.mean_act, mm)
+    bias_act(mm, _zeros(H), blk.mean_act)
     o = ws.get("tac.o", xg.shape)
     matmul(blk.out_h, h2, o.reshape(x.shape), G)
     om = ws.get("tac.om", (xg.shape[1], L))

@@ -15,9 +15,9 @@ import numpy as np
 from .. import architectures
 from ..architectures import Conv, Norm
 from ..kernels.conv import frame_signal, overlap_add
-from ..kernels.gemm import norm_act_matmul
-from ..kernels.masks import RELU, SIGMOID, SOFTMAX, masked_decoder_frames
-from ..kernels.norm import channel_stats, norm_coefficients
+from ..kernels.gemm import norm_act_matmul, norm_act_scratch
+from ..kernels.masks import RELU, SIGMOID, SOFTMAX, decoder_scratch, masked_decoder_frames
+from ..kernels.norm import channel_stats
 from . import blocks
 from .blocks import ONE, bias_act, f32, matmul
 
@@ -117,20 +117,21 @@ def forward_item(plan, x, ws):  # [T] -> [S, T]
     v = ws.get("v", (E, L))  # encoder output, kept for the masks
     matmul(plan.encoder.w, frames, v, bias=plan.encoder.b)
     if plan.encoder_relu:
-        bias_act(v, np.zeros(E, np.float32), ZERO, v)
+        bias_act(v, np.zeros(E, np.float32), ZERO)
 
     sums = ws.get("v.sums", (E, 2), np.float64)
     channel_stats(v, sums)
     y = ws.get("y", (plan.bottleneck.w.shape[0], L))
-    norm_act_matmul(v, *norm_coefficients(sums, L, plan.norm.gamma, plan.norm.beta), ONE,
-                    plan.bottleneck.w, plan.bottleneck.b, y, threads)
+    norm_act_matmul(v, *ws.coefficients("ln", sums, L, plan.norm), ONE, plan.bottleneck.w, plan.bottleneck.b,
+                    y, threads, ws.per_thread("ln.scratch", norm_act_scratch(E)))
 
     for blk in plan.blocks:
         plan.block(blk, y, ws)
 
     dec_frames = ws.get("dec.frames", (S * K, L))
+    scratch = ws.per_thread("dec.scratch", decoder_scratch(y.shape[0], plan.reshape.w.shape[0], plan.mask.w.shape[0]))
     masked_decoder_frames(y, plan.mask_prelu, plan.reshape.w, plan.reshape.b, plan.mask.w, plan.mask.b, v,
-                          plan.mask_act, plan.decoder.w, dec_frames, threads)
+                          plan.mask_act, plan.decoder.w, dec_frames, threads, scratch)
     out = np.empty((S, T), dtype=np.float32)
     overlap_add(dec_frames.reshape(S, K, L), hop, K // 2, plan.decoder.b, out)
     return out

@@ -4,7 +4,7 @@ The dense parts of SuDoRM-RF's convolutions are matrix products on C-contiguous
 ``[C, L]`` maps, no transposes (:mod:`npsep.kernels.gemm`); these kernels do what is
 left around them.
 """
-import numpy as np
+import numba
 from numba import prange
 
 from .._jit import jit, pjit
@@ -26,40 +26,53 @@ def frame_signal(x, K, hop, frames):
             frames[k, l] = x[t] if 0 <= t < T else 0.0
 
 
+def depthwise_scratch(L_in):
+    """Float32 values of :func:`depthwise_conv_stats`'s scratch per thread, for rows of ``L_in``."""
+    return 2 * (L_in + 6)
+
+
 @pjit
-def depthwise_conv_stats(x, mu, scale, beta, slope, w, b, stride, y, sums):
+def depthwise_conv_stats(x, mu, scale, beta, slope, w, b, stride, y, sums, scratch):
     """Depthwise Conv1d (kernel 5, zero padding 2, stride 1 or 2) of a map that is still to be
     normalised, with the output's GlobLN sums.
 
     The conv's input is ``u[c,i] = prelu((x[c,i] - mu[c]) * scale[c] + beta[c], slope)``, computed
     on the fly (so the normalised map is never written), and
     ``y[c,l] = b[c] + sum_{j<5} w[c,j] u[c, l*stride + j - 2]``.
-    ``x [C, L_in]``, ``w [C, 5]``, ``y [C, ceil(L_in / stride)]``, ``sums [C, 2]`` (float64).
-    ``y`` may be ``x`` when ``stride`` is 1: each row is copied into a padded buffer first.
+    ``x [C, L_in]``, ``w [C, 5]``, ``y [C, ceil(L_in / stride)]``, ``sums [C, 2]`` (float64),
+    ``scratch [threads, depthwise_scratch(L_in)]`` (a row per thread, indexed by Numba's thread id).
+    ``y`` may be ``x`` when ``stride`` is 1: each row is normalised into the scratch row first.
 
     Each output is one expression over five neighbours, so the loop over ``l`` runs in SIMD
-    lanes. For stride 2 the padded row is first split into its even and odd samples, which
-    turns ``u[2l + j]`` into contiguous reads: ``even[l + j/2]`` or ``odd[l + (j-1)/2]``.
+    lanes. For stride 2 the padded row is then split into its even and odd samples (further
+    along the scratch row), which turns ``u[2l + j]`` into contiguous reads:
+    ``even[l + j/2]`` or ``odd[l + (j-1)/2]``.
     """
     C, L_in = x.shape
     L_out = y.shape[1]
-    n = stride * (L_out + 2) + 2  # padded row: 2 zeros, L_in values, zeros up to the last tap read
     for c in prange(C):
+        scratch_row = scratch[numba.get_thread_id()]
+        u = scratch_row[:stride * L_out + 4]  # the padded row: its last tap read is u[stride * L_out + 3]
         a = slope[c] if slope.shape[0] > 1 else slope[0]
         m, sc, bc = mu[c], scale[c], beta[c]
         src = x[c]
-        u = np.zeros(n, dtype=np.float32)
+        w0, w1, w2, w3, w4, bias = w[c, 0], w[c, 1], w[c, 2], w[c, 3], w[c, 4], b[c]
+        row = y[c]
+        u[0] = u[1] = 0.0  # u[i + 2] = input i, zeros around it
         for i in range(L_in):
             v = (src[i] - m) * sc + bc
             u[i + 2] = v if v > 0 else a * v
-        w0, w1, w2, w3, w4, bias = w[c, 0], w[c, 1], w[c, 2], w[c, 3], w[c, 4], b[c]
-        row = y[c]
+        for i in range(L_in + 2, stride * L_out + 4):
+            u[i] = 0.0
         if stride == 1:
             for l in range(L_out):
                 row[l] = w0 * u[l] + w1 * u[l + 1] + w2 * u[l + 2] + w3 * u[l + 3] + w4 * u[l + 4] + bias
-        else:
-            even = u[0::2].copy()
-            odd = u[1::2].copy()
+        else:  # even[j] = u[2j], odd[j] = u[2j + 1], after u (2 * half values) in the scratch row
+            half = L_out + 2
+            even, odd = scratch_row[2 * half:3 * half], scratch_row[3 * half:4 * half]
+            for j in range(half):
+                even[j] = u[2 * j]
+                odd[j] = u[2 * j + 1]
             for l in range(L_out):
                 row[l] = w0 * even[l] + w1 * odd[l] + w2 * even[l + 1] + w3 * odd[l + 1] + w4 * even[l + 2] + bias
         sums[c, 0], sums[c, 1] = row_sums(row)

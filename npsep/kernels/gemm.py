@@ -3,7 +3,7 @@
 Every 1x1 convolution of SuDoRM-RF is a matrix product ``Y = W X`` on a ``[C, L]`` map.
 These kernels split the ``L`` columns into blocks, give each Numba thread a contiguous
 run of blocks, and call single-threaded SGEMM (SciPy's BLAS, through
-``scipy.linalg.cython_blas``) on each block. So one pool of threads does all of npsep's
+``scipy.linalg.cython_blas``) on each block, of a width that is a multiple of 16 columns. So one pool of threads does all of npsep's
 work: there is no second pool (OpenBLAS's) to wake up after every kernel and fight
 for the cores.
 
@@ -18,23 +18,73 @@ SGEMM calls run best with nothing else between them.
 With ``groups = G`` the rows of ``X`` (and of ``Y``) are ``G`` equal groups and each is
 multiplied by the same ``W`` (the shared U-ConvBlock of a group-communication block).
 """
+import ctypes
+import importlib
+import importlib.machinery
+import importlib.util
+from pathlib import Path
+
 import llvmlite.binding as llvm
 import numpy as np
 from numba import prange, types
-from numba.extending import get_cython_function_address
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from .._jit import jit, pjit
-from .norm import row_sums
+
+ALIGN = 16
+"""Column blocks start and end at multiples of 16 columns (64 bytes, a cache line): OpenBLAS
+runs SGEMM on a block 256 wide about 10 % faster than on one 267 wide."""
 
 BLOCK = 256
-"""Target width of a column block: a ``[512, 256]`` float32 block (512 KiB) fits in L2."""
+"""Target width of a column block where a pass is fused with the products: a ``[512, 256]``
+float32 block (512 KiB) fits in L2."""
+
+MATMUL_BLOCK = 512
+"""Target width of a column block of :func:`matmul`, which fuses nothing but the bias."""
+
+
+def _cython_blas():
+    """SciPy's ``scipy.linalg.cython_blas`` extension module, loaded from its file without running
+    ``scipy/linalg/__init__.py`` (which imports all of SciPy's linear algebra: ~0.1 s at every
+    start). Falls back to a plain import where SciPy's files are not laid out as expected."""
+    spec = importlib.util.find_spec("scipy")  # a top-level package is found without being imported
+    folder = Path(spec.origin).parent / "linalg" if spec and spec.origin else None
+    files = [folder / ("cython_blas" + suffix) for suffix in importlib.machinery.EXTENSION_SUFFIXES] if folder else []
+    path = next((f for f in files if f.is_file()), None)
+    if path is None:
+        return importlib.import_module("scipy.linalg.cython_blas")
+    loader = importlib.machinery.ExtensionFileLoader("scipy.linalg.cython_blas", str(path))
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
+    loader.exec_module(module)
+    return module
+
+
+def _function_address(module, name):
+    """The address of a function a Cython module exports (its ``__pyx_capi__`` capsule)."""
+    capsule = ctypes.py_object(module.__pyx_capi__[name])
+    ctypes.pythonapi.PyCapsule_GetName.restype = ctypes.c_char_p
+    ctypes.pythonapi.PyCapsule_GetName.argtypes = [ctypes.py_object]
+    ctypes.pythonapi.PyCapsule_GetPointer.restype = ctypes.c_void_p
+    ctypes.pythonapi.PyCapsule_GetPointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
+    return ctypes.pythonapi.PyCapsule_GetPointer(capsule, ctypes.pythonapi.PyCapsule_GetName(capsule))
 
 
 # Fortran SGEMM, C = alpha op(A) op(B) + beta C, every argument by pointer. It is reached by a
 # symbol name registered with LLVM (not a ctypes object, which Numba cannot cache); pointers
 # are passed as intp, which has the same calling convention on 64-bit platforms.
-llvm.add_symbol("npsep_sgemm", get_cython_function_address("scipy.linalg.cython_blas", "sgemm"))
+llvm.add_symbol("npsep_sgemm", _function_address(_cython_blas(), "sgemm"))
 _sgemm = types.ExternalFunction("npsep_sgemm", types.void(*[types.intp] * 13))
+
+
+@intrinsic
+def _address_of(typingctx, value):
+    """The address of a copy of the scalar ``value`` on the calling function's stack (valid
+    until it returns): how a Fortran argument is passed by reference without allocating."""
+    def codegen(context, builder, signature, args):
+        slot = cgutils.alloca_once_value(builder, args[0])
+        return builder.ptrtoint(slot, context.get_value_type(types.intp))
+    return types.intp(value), codegen
 
 
 @jit
@@ -49,27 +99,23 @@ def gemm(w, x, out, beta):
     n = x.shape[1]
     if n == 0 or M == 0:
         return
-    ints = np.empty(6, dtype=np.int32)
-    ints[0], ints[1], ints[2] = n, M, K  # m, n, k of the column-major product
-    ints[3], ints[4], ints[5] = x.strides[0] // 4, K, out.strides[0] // 4  # lda, ldb, ldc
-    trans = np.empty(1, dtype=np.uint8)
-    trans[0] = 78  # 'N'
-    scalars = np.empty(2, dtype=np.float32)
-    scalars[0], scalars[1] = 1.0, beta
-    _sgemm(trans.ctypes.data, trans.ctypes.data, ints[0:].ctypes.data, ints[1:].ctypes.data,
-           ints[2:].ctypes.data, scalars[0:].ctypes.data, x.ctypes.data, ints[3:].ctypes.data,
-           w.ctypes.data, ints[4:].ctypes.data, scalars[1:].ctypes.data, out.ctypes.data,
-           ints[5:].ctypes.data)
+    no_trans = _address_of(np.uint8(78))  # 'N'
+    _sgemm(no_trans, no_trans, _address_of(np.int32(n)), _address_of(np.int32(M)), _address_of(np.int32(K)),
+           _address_of(np.float32(1.0)), x.ctypes.data, _address_of(np.int32(x.strides[0] // 4)),
+           w.ctypes.data, _address_of(np.int32(K)), _address_of(np.float32(beta)), out.ctypes.data,
+           _address_of(np.int32(out.strides[0] // 4)))
 
 
 @jit
-def column_runs(L, threads):
-    """``(runs, width)``: each of ``runs`` threads takes ``L / runs`` columns, in blocks of
-    ``width`` (about :data:`BLOCK`; a whole number of blocks per thread keeps them balanced)."""
-    runs = max(1, min(threads, L))
-    per_run = -(-L // runs)
-    blocks = max(1, round(per_run / BLOCK))
-    return runs, -(-per_run // blocks)
+def column_runs(L, threads, target):
+    """``(runs, per_run, width)``: ``runs`` threads each take ``per_run`` columns (the last one
+    what is left), in blocks of ``width`` (about ``target``). ``per_run`` and ``width`` are
+    multiples of :data:`ALIGN`, and each run a whole number of blocks, which keeps them balanced."""
+    runs = max(1, min(threads, -(-L // ALIGN)))
+    per_run = -(-L // (runs * ALIGN)) * ALIGN
+    runs = -(-L // per_run)
+    blocks = max(1, round(per_run / target))
+    return runs, per_run, -(-per_run // (blocks * ALIGN)) * ALIGN
 
 
 @jit
@@ -85,11 +131,12 @@ def add_bias_columns(x, b, lo, hi):
 @jit
 def norm_act_columns(y, lo, hi, mu, scale, beta, slope, t):
     """``t[c, :hi-lo] = prelu((y[c, lo:hi] - mu[c]) * scale[c] + beta[c], slope)``: one column
-    block of a normalised and activated map, into a buffer (``slope`` shared ``[1]`` or ``[C]``)."""
+    block of a normalised and activated map, into a buffer (``slope`` shared ``[1]`` or ``[C]``).
+    Empty ``mu, scale, beta`` stand for 0, 1, 0: the PReLU alone."""
     n = hi - lo
     for c in range(y.shape[0]):
         a = slope[c] if slope.shape[0] > 1 else slope[0]
-        m, sc, bc = mu[c], scale[c], beta[c]
+        m, sc, bc = (mu[c], scale[c], beta[c]) if mu.shape[0] > 0 else (np.float32(0), np.float32(1), np.float32(0))
         src, dst = y[c, lo:hi], t[c]
         for l in range(n):
             v = (src[l] - m) * sc + bc
@@ -103,8 +150,7 @@ def matmul(x, w, b, groups, out, accumulate, threads):
     added to (a residual connection)."""
     L = x.shape[1]
     M, K = w.shape
-    runs, width = column_runs(L, threads)
-    per_run = -(-L // runs)
+    runs, per_run, width = column_runs(L, threads, MATMUL_BLOCK)
     for r in prange(runs):
         for lo in range(r * per_run, min(L, (r + 1) * per_run), width):
             hi = min(lo + width, (r + 1) * per_run, L)
@@ -114,20 +160,26 @@ def matmul(x, w, b, groups, out, accumulate, threads):
                 add_bias_columns(out, b, lo, hi)
 
 
+def norm_act_scratch(C):
+    """Float32 values of :func:`norm_act_matmul`'s scratch per thread, for ``C`` input channels."""
+    return C * (BLOCK + BLOCK // 2)
+
+
 @pjit
-def norm_act_matmul(y, mu, scale, beta, slope, w, b, out, threads):
+def norm_act_matmul(y, mu, scale, beta, slope, w, b, out, threads, scratch):
     """``out = W prelu((y - mu) * scale + beta, slope) + b`` without writing the normalised map.
 
     ``y [K, L]`` with its per-channel norm coefficients ``mu, scale, beta [K]`` and PReLU
-    ``slope`` (``[1]`` or ``[K]``); ``w [M, K]``, ``b [M]``, ``out [M, L]``. Each block of
-    ``y``'s columns is normalised into a small buffer and multiplied at once. (Where the
-    map may be normalised in place, a separate pass and :func:`matmul` measured faster.)
+    ``slope`` (``[1]`` or ``[K]``); ``w [M, K]``, ``b [M]``, ``out [M, L]``;
+    ``scratch [threads, norm_act_scratch(K)]``. Each block of ``y``'s columns is normalised
+    into the thread's scratch row and multiplied at once. (Where the map may be normalised in
+    place, a separate pass and :func:`matmul` measured faster.)
     """
     C, L = y.shape
-    runs, width = column_runs(L, threads)
-    per_run = -(-L // runs)
+    runs, per_run, width = column_runs(L, threads, BLOCK)
+    width = min(width, max(1, scratch.shape[1] // C))
     for r in prange(runs):
-        t = np.empty((C, width), dtype=np.float32)
+        t = scratch[r, :C * width].reshape((C, width))
         for lo in range(r * per_run, min(L, (r + 1) * per_run), width):
             hi = min(lo + width, (r + 1) * per_run, L)
             norm_act_columns(y, lo, hi, mu, scale, beta, slope, t)
