@@ -6,7 +6,7 @@ written block by block to a temporary file that is renamed into place only when
 it is complete (:class:`AtomicWriter`). Problems a user can cause raise
 :class:`npsep.errors.AudioError` with one line naming the file.
 
-Decisions (the separation issue leaves them open):
+Decisions:
 
 * **What can be read**: whatever libsndfile (through ``soundfile``) reads:
   WAV/WAVEX/RF64/W64 in 8/16/24/32-bit PCM, float and double, FLAC, OGG

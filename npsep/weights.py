@@ -10,7 +10,7 @@ Format (version 1), readable with ``np.load(path, allow_pickle=False)``:
        "variant": "improved",                 # one of npsep.architectures.VARIANTS
        "hparams": {"out_channels": 256, ...},  # npsep.architectures.hparam_names(variant)
        "sample_rate": 8000,
-       "mixture_consistency": false,           # SPEC section 4, group-comm checkpoints
+       "mixture_consistency": false,           # true for group-communication checkpoints (docs/recipe.md)
        "source": {"name": "...pt", "sha256": "...", "kind": "whole-model"}}
 
 Nothing else may be in the file. :func:`load` checks all of that and raises

@@ -97,7 +97,7 @@ def pit_si_sdr(est, ref):
 
 
 def separate(model, mix):
-    """SPEC section 4: per-item mean/std normalisation, model, de-normalisation.
+    """The inference recipe (docs/recipe.md): per-item mean/std normalisation, model, de-normalisation.
     mix (B, 1, T) -> (B, S, T)."""
     mean = mix.mean(dim=-1, keepdim=True)
     std = mix.std(dim=-1, keepdim=True)
