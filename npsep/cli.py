@@ -73,6 +73,14 @@ def _download(p):
     p.set_defaults(run="npsep.models:run_download")
 
 
+def _parity(name):
+    def add(p):
+        from .parity import cli
+        getattr(cli, f"add_{name}_arguments")(p)
+        p.set_defaults(run=f"npsep.parity.cli:run_{name}")
+    return add
+
+
 COMMANDS = {
     "convert": (_convert, "convert a PyTorch SuDoRM-RF checkpoint to an npsep weights file",
                 "Convert a PyTorch checkpoint (whole-model pickle, state dict or Asteroid "
@@ -104,6 +112,15 @@ COMMANDS = {
                  "Download published models into the cache folder (NPSEP_HOME/models), check "
                  "size and SHA-256, and convert them without PyTorch; a cached model is not "
                  "downloaded again."),
+    "trace": (_parity("trace"), "every layer's output of one forward pass, for checking a port",
+              "Write every intermediate tensor of one forward pass to an .npz, named by the "
+              "PyTorch module path that produces it (see docs/porting.md)."),
+    "compare": (_parity("compare"), "compare two traces layer by layer",
+                "Per-layer shape, max abs error, relative max error and cosine of trace B "
+                "against trace A, and the first layer beyond --rtol; exit status 1 if any."),
+    "golden": (_parity("golden"), "write a golden set of inputs and outputs for a port's CI",
+               "Inputs at awkward lengths, npsep's outputs and a manifest with the tolerance, "
+               "for npsep.testing.assert_parity."),
 }
 """name: (function adding the options, help, description)."""
 

@@ -65,13 +65,19 @@ def save(path, tensors, config):
     """
     tensors = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in tensors.items()}
     validate(config, tensors)
+    write_npz(path, {CONFIG_KEY: np.array(json.dumps(config, sort_keys=True)), **tensors})
+
+
+def write_npz(path, arrays):
+    """Write ``arrays`` (name -> array) as an uncompressed ``.npz`` at ``path``, all or
+    nothing: a temporary file in the same folder, renamed into place once complete."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".npsep-", suffix=".npz.part", dir=folder)
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the file the usual mode
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **{CONFIG_KEY: np.array(json.dumps(config, sort_keys=True))}, **tensors)
+            np.savez(f, **arrays)
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)

@@ -104,8 +104,12 @@ def channel_axis_toeplitz(w):  # [S, 1, E+1, 1] -> [S*E, E]
     return f32(T.reshape(S * E, E))
 
 
-def forward_item(plan, x, ws):  # [T] -> [S, T]
-    """One waveform through the model: pad, encode, separate, mask, decode, trim."""
+def forward_item(plan, x, ws, observe=None):  # [T] -> [S, T]
+    """One waveform through the model: pad, encode, separate, mask, decode, trim.
+
+    ``observe(stage, a)``, if given, sees the maps between the stages (``"encoder"`` ``[E, L]``
+    after its activation, ``"bottleneck"`` and each ``"block"`` ``[C_out, L]``); it must copy
+    what it keeps, the buffers are reused (see :mod:`npsep.parity.trace`)."""
     S, E, K = plan.hp["num_sources"], plan.hp["enc_num_basis"], plan.hp["enc_kernel_size"]
     hop = K // 2
     T = x.shape[0]
@@ -118,6 +122,8 @@ def forward_item(plan, x, ws):  # [T] -> [S, T]
     matmul(plan.encoder.w, frames, v, bias=plan.encoder.b)
     if plan.encoder_relu:
         bias_act(v, np.zeros(E, np.float32), ZERO)
+    if observe:
+        observe("encoder", v)
 
     sums = ws.get("v.sums", (E, 2), np.float64)
     channel_stats(v, sums)
@@ -125,8 +131,12 @@ def forward_item(plan, x, ws):  # [T] -> [S, T]
     norm_act_matmul(v, *ws.coefficients("ln", sums, L, plan.norm), ONE, plan.bottleneck.w, plan.bottleneck.b,
                     y, threads, ws.per_thread("ln.scratch", norm_act_scratch(E)))
 
+    if observe:
+        observe("bottleneck", y)
     for blk in plan.blocks:
         plan.block(blk, y, ws)
+        if observe:
+            observe("block", y)
 
     dec_frames = ws.get("dec.frames", (S * K, L))
     scratch = ws.per_thread("dec.scratch", decoder_scratch(y.shape[0], plan.reshape.w.shape[0], plan.mask.w.shape[0]))
