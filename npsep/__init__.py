@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 
 _LAZY = {"Model": "model", "load": "model", "separate": "model", "default_model_path": "weights",
          "separate_file": "files", "separate_files": "batch", "set_num_threads": "threads",
-         "get_num_threads": "threads"}
+         "get_num_threads": "threads", "ModelError": "models"}
 
 __all__ = ["AudioError", "ConvertError", "NpsepError", "WeightsError", *_LAZY]
 

@@ -10,7 +10,8 @@ Decisions:
 
 * **What can be read**: whatever libsndfile (through ``soundfile``) reads:
   WAV/WAVEX/RF64/W64 in 8/16/24/32-bit PCM, float and double, FLAC, OGG
-  (Vorbis, Opus), AIFF, CAF, MP3, ...
+  (Vorbis, Opus), AIFF, CAF, MP3, ...; and, when ffmpeg is installed, the formats
+  of :data:`npsep.ffmpeg.EXTENSIONS` (AAC in .m4a/.mp4, WMA, ...: see :mod:`npsep.ffmpeg`).
 * **Output format** (:func:`output_format`): the container of the input (WAV to
   WAV, FLAC to FLAC, OGG to OGG, ...) and, within it, the input's sample
   encoding where that is PCM of 16 bits or more, float or double. 8-bit PCM
@@ -20,7 +21,7 @@ Decisions:
   decoded on input and written as ``PCM_16``. Lossy codecs are re-encoded with
   the same codec: OGG Vorbis as Vorbis, OGG Opus as Opus, MP3 as MP3. Anything
   libsndfile cannot write back falls back to the container's default encoding,
-  and failing that to 32-bit float WAV (``.wav``).
+  and failing that to 32-bit float WAV (``.wav``), as do inputs decoded by ffmpeg.
 * **Clipping**: separated sources may exceed full scale; PCM outputs are
   clipped to [-1, 1] (libsndfile would clip too), float outputs are not.
 * **Resampling**: scipy's polyphase ``resample_poly`` with its default
@@ -37,6 +38,7 @@ import warnings
 import numpy as np
 import soundfile as sf
 
+from . import ffmpeg
 from .errors import AudioError
 
 BLOCK_FRAMES = 1 << 16
@@ -53,8 +55,6 @@ _FLOAT_SUBTYPES = ("FLOAT", "DOUBLE", "VORBIS", "OPUS", "MPEG_LAYER_I", "MPEG_LA
 MAX_SAMPLE_RATE = 768000
 """Highest sample rate read (Hz); higher header values are refused before any work."""
 
-LIBSNDFILE_LACKS = (".m4a", ".mp4", ".aac", ".wma", ".webm", ".mka")
-"""Extensions of formats libsndfile cannot read; ffmpeg, when installed, decodes them."""
 
 
 class AudioWarning(UserWarning):
@@ -91,8 +91,11 @@ def probe(source):
     try:
         info = sf.info(_rewound(source))
     except (sf.SoundFileError, RuntimeError, OSError, ValueError) as e:
-        raise AudioError(f"{name}: not a readable audio file ({_libsndfile_reason(e)}"
-                         f"{_convert_hint(name)})") from None
+        if ffmpeg.handles(source):
+            info = ffmpeg.probe(source)
+        else:
+                raise AudioError(f"{name}: not a readable audio file ({_libsndfile_reason(e)}"
+                             f"{_convert_hint(name)})") from None
     if info.frames <= 0:
         raise AudioError(f"{name}: contains no audio samples")
     if info.samplerate <= 0 or info.channels <= 0:
@@ -123,7 +126,7 @@ def _rewound(source):
 
 
 def _convert_hint(name):
-    if os.path.splitext(name)[1].lower() in LIBSNDFILE_LACKS:
+    if os.path.splitext(name)[1].lower() in ffmpeg.EXTENSIONS:
         return "; libsndfile cannot decode this format: install ffmpeg, or convert the file to WAV or FLAC"
     return ""
 
@@ -143,7 +146,12 @@ def read_blocks(source, block_frames=BLOCK_FRAMES):
     try:
         f = sf.SoundFile(_rewound(source))
     except (sf.SoundFileError, RuntimeError, OSError, ValueError) as e:
-        raise AudioError(f"{name}: not a readable audio file ({_libsndfile_reason(e)})") from None
+        if not ffmpeg.handles(source):
+            raise AudioError(f"{name}: not a readable audio file ({_libsndfile_reason(e)})") from None
+        f = None
+    if f is None:
+        yield from _checked_blocks(ffmpeg.read_blocks(ffmpeg.probe(source), block_frames), name)
+        return
     with f:
         dtype = "float64" if f.subtype == "DOUBLE" else "float32"
         while True:
@@ -165,6 +173,17 @@ def read_blocks(source, block_frames=BLOCK_FRAMES):
     if pos < expected:
         warnings.warn(f"{name}: only {pos} of the {expected} frames its header announces could "
                       "be decoded (truncated?); separated those", AudioWarning, stacklevel=2)
+
+
+def _checked_blocks(blocks, name):
+    """``blocks`` (float32), each checked with :func:`check_finite`; at least one sample."""
+    pos = 0
+    for block in blocks:
+        check_finite(block, name, pos)
+        pos += len(block)
+        yield block
+    if pos == 0:
+        raise AudioError(f"{name}: contains no audio samples")
 
 
 def read(source):
@@ -210,6 +229,8 @@ def output_format(info, fmt=None, subtype=None):
             raise AudioError(f"{fmt}/{subtype} cannot store {info.samplerate} Hz audio")
         return fmt, subtype, "." + fmt.lower() if fmt != info.format else None
     fmt, sub = info.format, info.subtype
+    if fmt not in sf.available_formats():  # decoded by ffmpeg
+        return "WAV", "FLOAT", ".wav"
     if sub in _PCM_KEPT or sub in _LOSSY_KEPT:
         want = sub
     else:

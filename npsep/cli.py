@@ -7,7 +7,8 @@ imported, so ``npsep convert`` never loads Numba and ``npsep separate`` never lo
 converter. JSON output is strict: non-finite numbers are written as ``null``.
 
 Exit status: 0 success, 1 an error (or, for ``separate``, any input failed), 2 a usage
-error, 130 interrupted (Ctrl-C), 128 + N terminated by signal N (SIGTERM, SIGHUP).
+error, 130 interrupted (Ctrl-C), 128 + N terminated by signal N (SIGTERM, SIGHUP), 141
+(128 + SIGPIPE) when stdout's reader went away (``npsep models --json | head``), quietly.
 """
 import argparse
 import sys
@@ -153,7 +154,12 @@ def main(argv=None):
     try:
         import importlib
         run = getattr(importlib.import_module(module_name), func_name)
-        return run(args) or 0
+        status = run(args) or 0
+        sys.stdout.flush()  # a reader that went away (| head) shows here, not at exit
+        return status
+    except BrokenPipeError:
+        _silence_stdout()
+        return 141
     except NpsepError as e:
         if args.debug:
             raise
@@ -168,6 +174,13 @@ def main(argv=None):
             raise
         print(f"npsep {args.command}: terminated", file=sys.stderr)
         return 128 + e.signum
+
+
+def _silence_stdout():
+    """After a broken pipe on stdout, point it at /dev/null: the interpreter's final flush
+    would otherwise fail again and print a traceback (the recipe of Python's ``signal`` docs)."""
+    import os
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _one_line_warning(message, category, filename, lineno, line=None):

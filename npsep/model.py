@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 
 from . import fast, threads, weights
+from .audio import BLOCK_FRAMES
 from .chunking import DEFAULT_CHUNK_SECONDS, DEFAULT_OVERLAP, chunk_lengths, stream_separate
 from .errors import NoModelError
 from .fast import Workspace
@@ -154,7 +155,8 @@ class Model:
         S, (B, T, C) = self.num_sources, x.shape
         out = np.empty((B, S, T, C), dtype=np.float32)
         for b in range(B):
-            blocks = (x[b, i:i + 65536] for i in range(0, T, 65536))
+            # float32 blocks of the caller's array: no whole-array copy for any input dtype
+            blocks = (x[b, i:i + BLOCK_FRAMES].astype(np.float32, copy=False) for i in range(0, T, BLOCK_FRAMES))
             done = 0
             for y in stream_separate(self.separate_mixtures, S, blocks, rate, self.sample_rate, C,
                                      chunk_len, overlap_len):
@@ -181,40 +183,47 @@ class Model:
 
 
 def _as_audio(x, channels_last):
-    """``x`` as float32 ``(B, T, C)`` and its layout: ``"batch"`` or ``"channels_last"``."""
+    """``x`` as ``(B, T, C)`` (a view, in the caller's dtype; checked) and its layout:
+    ``"batch"`` or ``"channels_last"``."""
     x = np.asarray(x)
     if channels_last:
         if x.ndim == 1:
             x = x[:, None]
         if x.ndim != 2:
             raise ValueError(f"with channels_last=True, expected (T,) or (T, C) audio, got {x.shape}")
-        return _checked(x)[None], "channels_last"
+        return _validated(x)[None], "channels_last"
     if channels_last is None and x.ndim == 2 and x.shape[0] > x.shape[1]:
         raise ValueError(f"ambiguous shape {x.shape}: is it {x.shape[0]} mixtures of {x.shape[1]} "
                          f"samples, or {x.shape[0]} frames of {x.shape[1]}-channel audio (as "
                          "soundfile.read returns it)? Pass channels_last=True or False")
-    return _as_batch(x)[:, :, None], "batch"
+    return _validated(_batch_view(x))[:, :, None], "batch"
 
 
 def _as_batch(x):
     """``(B, 1, T)``, ``(B, T)`` or ``(T,)`` -> contiguous float32 ``(B, T)``, checked."""
-    x = np.asarray(x)
+    return np.ascontiguousarray(_validated(_batch_view(np.asarray(x))), dtype=np.float32)
+
+
+def _batch_view(x):
+    """``(B, 1, T)``, ``(B, T)`` or ``(T,)`` -> a ``(B, T)`` view."""
     if x.ndim == 3 and x.shape[1] == 1:
         x = x[:, 0]
     elif x.ndim == 1:
         x = x[None]
     if x.ndim != 2:
         raise ValueError(f"expected a waveform of shape (B, 1, T), (B, T) or (T,), got {x.shape}")
-    return _checked(x)
+    return x
 
 
-def _checked(x):
-    """A 2-D array with at least one sample, real and finite, as contiguous float32."""
+def _validated(x):
+    """``x`` (2-D) itself, after checking that it has at least one sample, real values, and
+    only values float32 holds: finite, at most about 3.4e38 in magnitude. The range is
+    checked on the minimum and maximum (NaN and Inf reach them), so nothing is copied."""
     if x.shape[1] < 1 or x.shape[0] < 1:
         raise ValueError(f"expected at least one sample in each of at least one waveform, got {x.shape}")
     if not np.issubdtype(x.dtype, np.floating) and not np.issubdtype(x.dtype, np.integer):
         raise ValueError(f"expected real-valued samples, got dtype {x.dtype}")
-    x = np.ascontiguousarray(x, dtype=np.float32)
-    if not np.isfinite(x).all():
+    limit = np.finfo(np.float32).max
+    if np.issubdtype(x.dtype, np.floating) and not -limit <= x.min() <= x.max() <= limit:
         raise ValueError("the waveform contains NaN or Inf samples (or values beyond float32's range)")
     return x

@@ -12,13 +12,13 @@ that they exist.
 import contextlib
 import os
 
-from . import audio
+from . import audio, ffmpeg
 from .errors import AudioError
 
 AUDIO_EXTENSIONS = (".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif",
-                    ".aiff", ".aifc", ".au", ".snd", ".caf", ".w64", ".rf64", ".m4a", ".mp4",
-                    ".aac", ".wma")
-"""Extensions of audio files (case-insensitive): taken from folders when no ``--glob`` is given."""
+                    ".aiff", ".aifc", ".au", ".snd", ".caf", ".w64", ".rf64", *ffmpeg.EXTENSIONS)
+"""Extensions of audio files (case-insensitive): taken from folders when no ``--glob`` is given
+(those only ffmpeg decodes too: without it, each is reported as an error naming the remedy)."""
 
 SOURCE_SUFFIX = "_s"
 """Output names are ``<stem>_s<k><ext>``."""

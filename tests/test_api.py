@@ -115,3 +115,24 @@ def test_chunk_length_is_validated_once_and_capped_at_the_signal():
     for bad in (1e300, float("nan"), -1, 0.1, "8"):
         with pytest.raises(npsep.NpsepError, match="chunk length"):
             chunk_lengths(8000, bad)
+
+
+def test_the_input_is_never_copied_whole_whatever_its_dtype(model):
+    """Python's allocation tracer (NumPy reports its buffers to it): besides the returned
+    sources, ``separate`` allocates a constant (one chunk's buffers), not a copy of the input;
+    a float64 input costs one float32 block more, not a float32 copy of the whole signal."""
+    import tracemalloc
+
+    def extra(x):
+        tracemalloc.start()
+        try:
+            y = model.separate(x)
+            return tracemalloc.get_traced_memory()[1] - y.nbytes
+        finally:
+            tracemalloc.stop()
+
+    x = noise(8000 * 120)                                   # 2 minutes: 3.84 MB in float32
+    x64 = x.astype(np.float64)
+    model.separate(x), model.separate(x64[:1000])           # the workspace at its full size
+    assert extra(x) - extra(x[:len(x) // 2]) < x.nbytes / 4  # grows with the output only
+    assert extra(x64) - extra(x) < x.nbytes / 4              # the float32 copy would be x.nbytes

@@ -77,6 +77,25 @@ def test_version_module_entry_debug_after_the_command_and_info_default(tmp_path)
     assert json.loads(p.stdout)["sample_rate"] == 8000
 
 
+def test_a_reader_that_went_away_ends_the_command_quietly():
+    """``npsep models --json | head -0``: stdout's pipe is closed before anything is written."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        p = subprocess.run([sys.executable, "-m", "npsep.cli", "models", "--json"], stdout=write_end,
+                           stderr=subprocess.PIPE, text=True, env=ENV, timeout=300)
+    finally:
+        os.close(write_end)
+    assert p.returncode == 141 and p.stderr == "", p.stderr
+
+
+def test_model_error_is_exported():
+    import npsep
+    from npsep.models import ModelError
+    assert npsep.ModelError is ModelError and "ModelError" in npsep.__all__
+    assert issubclass(npsep.ModelError, npsep.NpsepError)
+
+
 def test_eval_refuses_references_that_swallowed_the_estimates_and_prints_strict_json(tmp_path):
     x = np.random.default_rng(1).standard_normal((800, 1)).astype(np.float32)
     sf.write(tmp_path / "e.wav", x, 8000, subtype="FLOAT")

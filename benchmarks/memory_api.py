@@ -1,0 +1,80 @@
+"""Peak memory of ``Model.separate`` on an array against ``npsep separate`` on the same file.
+
+The script writes a synthetic mono WAV file (default 10 minutes at 8 kHz, 16-bit), then,
+each in a fresh process with one Numba/BLAS thread, measures the peak resident set size
+(``ru_maxrss`` from ``wait4``) of
+
+* ``npsep separate FILE -o OUT`` (the command line, streaming file to file), and
+* ``soundfile.read(FILE, dtype=D)`` then ``npsep.load(MODEL).separate(x)`` for each
+  ``D`` of ``--dtypes`` (default ``float32,float64``): the Python API, which holds the
+  input array and the returned sources besides what the command line holds.
+
+and prints each figure with its ratio to the command line's. The model is the bundled
+one unless ``--model`` names another. Run it niced on a shared machine::
+
+    nice -n 10 python benchmarks/memory_api.py --workdir /tmp/npsep-mem-api
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+from memory_separate import run, write_input  # noqa: E402  (benchmarks/ is on sys.path)
+
+API_CHILD = """
+import sys
+import numpy as np
+import soundfile as sf
+import npsep
+path, dtype, model = sys.argv[1], sys.argv[2], sys.argv[3] or None
+x, rate = sf.read(path, dtype=dtype)
+sources = npsep.load(model).separate(x, rate)
+assert sources.shape == (1, 2, len(x)) and np.isfinite(sources).all()
+"""
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=600.0, help="input length (default 600)")
+    ap.add_argument("--rate", type=int, default=8000, help="input sample rate (default 8000)")
+    ap.add_argument("--dtypes", default="float32,float64",
+                    help="dtypes of the API's input array (default float32,float64)")
+    ap.add_argument("--model", default="", help="weights file or model name (default: bundled)")
+    ap.add_argument("--workdir", help="folder for the input and outputs (default: a temp dir)")
+    args = ap.parse_args(argv)
+
+    work = args.workdir or tempfile.mkdtemp(prefix="npsep-mem-api-")
+    os.makedirs(work, exist_ok=True)
+    src = os.path.join(work, f"in_{int(args.seconds)}s_{args.rate}.wav")
+    if not os.path.exists(src):
+        write_input(src, args.seconds, args.rate, 1)
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""),
+               NUMBA_NUM_THREADS="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    model = ["--model", args.model] if args.model else []
+    cmd = [sys.executable, "-m", "npsep.cli", "separate", src, "-o", os.path.join(work, "out"),
+           "--overwrite", "--quiet", *model]
+    subprocess.run([sys.executable, "-m", "npsep.cli", "warmup", *model], env=env, check=True,
+                   stdout=subprocess.DEVNULL)  # compile once, outside the measured runs
+    code, wall, cli_rss, err = run(cmd, env)
+    if code != 0:
+        print(f"npsep separate failed: {err.strip()}", file=sys.stderr)
+        return 1
+    print(f"{args.seconds:g} s at {args.rate} Hz mono ({os.path.getsize(src) / 2 ** 20:.1f} MiB "
+          "PCM_16 file)")
+    print(f"npsep separate          peak RSS {cli_rss:7.1f} MiB  wall {wall:6.1f} s")
+    for dtype in args.dtypes.split(","):
+        code, wall, rss, err = run([sys.executable, "-c", API_CHILD, src, dtype, args.model], env)
+        if code != 0:
+            print(f"Model.separate ({dtype}) failed: {err.strip()}", file=sys.stderr)
+            return 1
+        print(f"Model.separate {dtype:<8} peak RSS {rss:7.1f} MiB  wall {wall:6.1f} s  "
+              f"ratio to the CLI {rss / cli_rss:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
