@@ -196,7 +196,8 @@ def separate_files(inputs, outdir, model=None, *, jobs=1, patterns=None, overwri
     if overwrite and skip_existing:
         raise SeparationError("--overwrite and --skip-existing exclude each other")
     outdir = os.fspath(outdir)
-    if (jobs > 1 or client is not None) and not (model is None or isinstance(model, (str, os.PathLike))):
+    by_path = model is None or isinstance(model, (str, os.PathLike))
+    if (jobs > 1 or client is not None) and not by_path:
         raise TypeError("with jobs > 1 or a client, model must be None (bundled) or a weights "
                         "file path")
     cluster = None
@@ -228,7 +229,7 @@ def separate_files(inputs, outdir, model=None, *, jobs=1, patterns=None, overwri
         report(FileResult(p, error=msg))
 
     # probe everything first: early errors, output collisions, total work for the progress
-    todo, seen = [], {}
+    todo, seen, new_outputs = [], {}, {}
     for path, sub in items:
         try:
             info = audio.probe(audio.stdin_file() if path == "-" else path)
@@ -245,6 +246,8 @@ def separate_files(inputs, outdir, model=None, *, jobs=1, patterns=None, overwri
                 report(FileResult(path, outs, skipped=True,
                                   audio_seconds=info.frames / info.samplerate))
                 continue
+            if not any(os.path.lexists(o) for o in outs):
+                new_outputs[path] = outs
             todo.append((path, sub, info.frames / info.samplerate, info.samplerate))
         except NpsepError as e:
             report(FileResult(path, error=str(e), detail=traceback.format_exc()))
@@ -266,7 +269,7 @@ def separate_files(inputs, outdir, model=None, *, jobs=1, patterns=None, overwri
     try:
         if cluster is not None:
             model_ref = None if model is None else os.fspath(model)
-            cluster.run(client, todo, outdir, model_ref, options, bar, report_clear)
+            cluster.run(client, todo, outdir, model_ref, options, new_outputs, bar, report_clear)
         elif jobs == 1 or len(todo) <= 1:
             done_seconds = 0.0
             for path, sub, seconds, rate in todo:

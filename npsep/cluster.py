@@ -78,9 +78,16 @@ class ModelOnWorker(WorkerPlugin):
             warm()
 
 
-def separate_task(plugin_name, path, sub, outdir, options, seconds, rate):
-    """One input file, on a worker: the fields of its :class:`FileResult`."""
+def separate_task(plugin_name, path, sub, outdir, options, seconds, rate, new_outputs):
+    """One input file, on a worker: the fields of its :class:`FileResult`.
+
+    ``new_outputs``: its outputs if none of them existed when the run started, else ``None``.
+    If they all exist now, an earlier attempt of this task wrote them (its worker died after
+    claiming them, before its result reached the client): the task is done.
+    """
     from .threads import set_num_threads
+    if new_outputs and all(os.path.lexists(p) for p in new_outputs):
+        return path, new_outputs, None, None, 0.0, seconds, False, None
     worker = get_worker()
     set_num_threads(max(1, (os.cpu_count() or 1) // max(1, worker.state.nthreads)))
     r = separate_one(path, sub, outdir, worker.plugins[plugin_name].model, options, None,
@@ -88,15 +95,16 @@ def separate_task(plugin_name, path, sub, outdir, options, seconds, rate):
     return r.input, r.outputs, r.error, r.detail, r.seconds, r.audio_seconds, r.skipped, r.note
 
 
-def run(client, todo, outdir, model_ref, options, bar, report):
+def run(client, todo, outdir, model_ref, options, new_outputs, bar, report):
     """Separate ``todo`` (``[(path, subfolder, seconds, rate), ...]``) as one task per file on
-    ``client``'s workers, calling ``report(FileResult)`` as tasks finish (in that order)."""
+    ``client``'s workers, calling ``report(FileResult)`` as tasks finish (in that order).
+    ``new_outputs``: ``{path: outputs}`` for the inputs none of whose outputs existed."""
     plugin_name = PLUGIN_PREFIX + repr(model_ref)
     client.register_plugin(ModelOnWorker(model_ref), name=plugin_name)
     pending = {}
     for path, sub, seconds, rate in todo:
         fut = client.submit(separate_task, plugin_name, path, sub, outdir, options, seconds, rate,
-                            pure=False)
+                            new_outputs.get(path), pure=False)
         pending[fut] = (path, seconds)
     done_seconds = 0.0
     try:
