@@ -127,6 +127,25 @@ def test_dask_taking_an_input_as_its_address_is_explained(model, tmp_path):
     assert "INPUT" in p.stderr or "write --dask after the inputs" in p.stderr, p.stderr
 
 
+def test_temporaries_of_other_hosts_are_left_alone(tmp_path):
+    """Process ids are per machine: in a folder the cluster's hosts share, a dead-looking
+    pid of another host may be a live worker there, so only this host's dead ones go."""
+    from npsep import audio
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    pid = int(dead.stdout)
+    other = "%08x" % (int(audio.host_tag(), 16) ^ 1)
+    names = {"mine": f".npsep-{pid}@{audio.host_tag()}-ab1.part",
+             "other": f".npsep-{pid}@{other}-ab2.part", "legacy": f".npsep-{pid}-ab3.part"}
+    for n in names.values():
+        (tmp_path / n).write_bytes(b"x")
+    audio.remove_dead_temporaries(tmp_path)
+    assert os.listdir(tmp_path) == [names["other"]]
+    w = audio.AtomicWriter(tmp_path / "a.wav", RATE, 1, "WAV", "FLOAT")
+    assert audio.TEMP_PATTERN.match(os.path.basename(w.tmp)).group(2) == audio.host_tag()
+    w.abort()
+
+
 # --- on a local cluster -------------------------------------------------------------------
 
 @needs_dask
