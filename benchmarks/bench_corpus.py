@@ -21,6 +21,7 @@ Needs the ``dask`` extra. Writes ``corpus.json`` in ``--out`` (default benchmark
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,7 +32,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = {"--jobs 1": ["--jobs", "1"], "--jobs 2": ["--jobs", "2"],
-         "--dask, 1 worker": ["--jobs", "1", "--dask"], "--dask, 2 workers": ["--jobs", "2", "--dask"]}
+         "--dask, 1 worker": ["--jobs", "1", "--dask"],
+         "--dask, 2 workers": ["--jobs", "2", "--dask"]}
 
 
 def write_corpus(folder, count, seconds, rate):
@@ -41,7 +43,8 @@ def write_corpus(folder, count, seconds, rate):
     rng = np.random.default_rng(0)
     t = np.arange(int(seconds * rate)) / rate
     for i in range(count):
-        x = 0.3 * np.sin(2 * np.pi * rng.uniform(100, 1500) * t) + 0.05 * rng.standard_normal(t.size)
+        x = 0.3 * np.sin(2 * np.pi * rng.uniform(100, 1500) * t)
+        x = x + 0.05 * rng.standard_normal(t.size)
         soundfile.write(folder / f"f{i:03d}.wav", x.astype(np.float32), rate, subtype="PCM_16")
     return folder
 
@@ -92,6 +95,8 @@ def main():
     parser.add_argument("model", nargs="?", help="npsep weights file; default: the bundled model")
     parser.add_argument("--files", type=int, default=40)
     parser.add_argument("--seconds", type=float, default=2.0, help="length of each file")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="every case once per round, rounds interleaved; medians reported")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
@@ -105,30 +110,37 @@ def main():
               "load_average_before": os.getloadavg(), "commands": {}}
     print(f"{args.files} files of {args.seconds:g} s ({audio_seconds:g} s of audio), "
           f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
-    print(f"{'case':20s} {'wall s':>8s} {'files/s':>8s} {'x real time':>12s}")
+    walls = {name: [] for name in CASES}
+    serial, dask, empty = [], [], []
     with tempfile.TemporaryDirectory(prefix="npsep-bench-corpus-") as tmp:
         tmp = Path(tmp)
         corpus = write_corpus(tmp / "in", args.files, args.seconds, int(model.sample_rate))
-        for i, (name, case) in enumerate(CASES.items()):
-            wall = command_seconds(case, corpus, tmp / f"out{i}", args.model)
-            report["commands"][name] = {"wall_seconds": wall, "files_per_second": args.files / wall,
-                                        "times_real_time": audio_seconds / wall}
-            print(f"{name:20s} {wall:8.2f} {args.files / wall:8.2f} {audio_seconds / wall:12.1f}")
-
-        serial_wall, serial_overhead = overhead_per_task(corpus, tmp / "serial", args.model, None)
+        for r in range(args.rounds):
+            for i, (name, case) in enumerate(CASES.items()):
+                walls[name].append(command_seconds(case, corpus, tmp / f"out{r}-{i}", args.model))
         with connect(None, 1) as client:
-            dask_wall, dask_overhead = overhead_per_task(corpus, tmp / "dask", args.model, client)
-            empty = empty_task_round_trip(client)
-    report["per_task"] = {"serial_wall_seconds": serial_wall,
-                          "serial_overhead_seconds_per_file": serial_overhead,
-                          "dask_1_worker_wall_seconds": dask_wall,
-                          "dask_overhead_seconds_per_task": dask_overhead,
-                          "empty_task_round_trip_seconds": empty}
+            for r in range(args.rounds):
+                serial.append(overhead_per_task(corpus, tmp / f"serial{r}", args.model, None))
+                dask.append(overhead_per_task(corpus, tmp / f"dask{r}", args.model, client))
+                empty.append(empty_task_round_trip(client))
+    print(f"{'case':20s} {'wall s':>8s} {'files/s':>8s} {'x real time':>12s}")
+    for name, w in walls.items():
+        wall = statistics.median(w)
+        report["commands"][name] = {"wall_seconds": w, "median_wall_seconds": wall,
+                                    "files_per_second": args.files / wall,
+                                    "times_real_time": audio_seconds / wall}
+        print(f"{name:20s} {wall:8.2f} {args.files / wall:8.2f} {audio_seconds / wall:12.1f}")
+    med = {k: [statistics.median(x[j] for x in v) for j in range(2)]
+           for k, v in (("serial", serial), ("dask", dask))}
+    report["per_task"] = {"serial_runs": serial, "dask_1_worker_runs": dask,
+                          "serial_overhead_seconds_per_file": med["serial"][1],
+                          "dask_overhead_seconds_per_task": med["dask"][1],
+                          "empty_task_round_trip_seconds": statistics.median(empty)}
     report["load_average_after"] = os.getloadavg()
-    print(f"in one process, cluster already running: serial {serial_wall:.2f} s "
-          f"({1000 * serial_overhead:.1f} ms per file besides separating), Dask 1 worker "
-          f"{dask_wall:.2f} s ({1000 * dask_overhead:.1f} ms per task); an empty task: "
-          f"{1000 * empty:.2f} ms")
+    print(f"in one process, medians: serial {med['serial'][0]:.2f} s "
+          f"({1000 * med['serial'][1]:.1f} ms per file besides separating); Dask, 1 worker "
+          f"already running: {med['dask'][0]:.2f} s ({1000 * med['dask'][1]:.1f} ms per task "
+          f"besides separating); an empty task: {1000 * statistics.median(empty):.2f} ms")
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "corpus.json"), "w") as f:
         json.dump(report, f, indent=2)

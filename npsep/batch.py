@@ -275,7 +275,8 @@ def separate_files(inputs, outdir, model=None, *, jobs=1, patterns=None, overwri
             for path, sub, seconds, rate in todo:
                 def progress(frames, base=done_seconds, rate=rate):
                     bar.update(base + frames / rate)
-                report_clear(separate_one(path, sub, outdir, loaded, options, progress, seconds, rate))
+                report_clear(separate_one(path, sub, outdir, loaded, options, progress, seconds,
+                                          rate))
                 done_seconds += seconds
                 bar.update(done_seconds)
         else:

@@ -32,7 +32,7 @@ def manifest_line(result):
 
 
 def append(outdir, result):
-    """Append ``result``'s line to the manifest of ``outdir`` (created with its folder if needed)."""
+    """Append ``result``'s line to ``outdir``'s manifest (created, with its folder, if needed)."""
     ensure_folder(outdir)
     line = json.dumps(manifest_line(result), allow_nan=False) + "\n"
     with open(manifest_path(outdir), "a", encoding="utf-8") as f:

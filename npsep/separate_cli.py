@@ -136,6 +136,8 @@ def _separate_on_dask(args, options):
     if address and "://" not in address and os.path.exists(address):
         raise SeparationError(f"--dask took {address!r} as the scheduler's address; write "
                               "--dask after the inputs, or --dask=ADDRESS")
+    if args.outdir == "-":
+        raise SeparationError("--dask writes the sources to a folder, not to standard output")
     if address and args.jobs is not None:
         raise SeparationError("--jobs sets the workers of a local cluster; with --dask ADDRESS "
                               "the cluster has its own")

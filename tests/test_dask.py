@@ -119,6 +119,13 @@ def test_address_and_jobs_exclude_each_other(model, tmp_path):
     assert "--jobs sets the workers of a local cluster" in p.stderr
 
 
+def test_dask_refuses_standard_output(model, tmp_path):
+    write_corpus(tmp_path / "in", 1, 0.5)
+    p = npsep("separate", tmp_path / "in" / "f00.wav", "-o", "-", "--model", model, "--dask")
+    assert p.returncode == 1 and p.stdout == "" and p.stderr.count("\n") == 1, p.stderr
+    assert "--dask writes the sources to a folder" in p.stderr
+
+
 def test_dask_taking_an_input_as_its_address_is_explained(model, tmp_path):
     write_corpus(tmp_path / "in", 1, 0.5)
     p = npsep("separate", "--dask", tmp_path / "in", "-o", tmp_path / "out", "--model", model)
