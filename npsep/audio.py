@@ -256,8 +256,18 @@ def is_float_subtype(subtype):
     return subtype in _FLOAT_SUBTYPES
 
 
-TEMP_PATTERN = re.compile(r"^\.npsep-(\d+)-[0-9a-z_]+\.part$")
-"""Names of the temporary files :class:`AtomicWriter` writes: ``.npsep-<pid>-<random>.part``."""
+TEMP_PATTERN = re.compile(r"^\.npsep-(\d+)(?:@([0-9a-f]{8}))?-[0-9a-z_]+\.part$")
+"""Names of the temporary files :class:`AtomicWriter` writes: ``.npsep-<pid>@<host>-<random>.part``
+(``<host>``: :func:`host_tag`; names without it, from older versions, count as this host's)."""
+
+
+def host_tag():
+    """This machine in a temporary file's name: the CRC-32 of its host name, 8 hex digits.
+    Process ids are per machine; with a folder shared by several (a cluster's filesystem),
+    only temporaries of this machine's processes can be told dead or alive here."""
+    import socket
+    import zlib
+    return f"{zlib.crc32(socket.gethostname().encode()):08x}"
 
 
 class AbortOnError:
@@ -276,8 +286,8 @@ class AtomicWriter(AbortOnError):
     """Write an audio file block by block under a temporary name; give it its name on :meth:`commit`.
 
     The temporary file lives in the destination folder and is named
-    ``.npsep-<pid>-<random>.part`` (short, whatever the final name, and naming the process
-    that owns it: see :func:`remove_dead_temporaries`). :meth:`abort` (also called when
+    ``.npsep-<pid>@<host>-<random>.part`` (short, whatever the final name, and naming the
+    process and machine that own it: see :func:`remove_dead_temporaries`). :meth:`abort` (also called when
     the ``with`` block raises) deletes it, so no partial file is ever left and an existing
     file at ``path`` is untouched unless the write completes.
 
@@ -297,8 +307,8 @@ class AtomicWriter(AbortOnError):
         self._clip = not is_float_subtype(subtype)
         folder = os.path.dirname(os.path.abspath(self.path))
         try:
-            fd, self.tmp = tempfile.mkstemp(prefix=f".npsep-{os.getpid()}-", suffix=".part",
-                                            dir=folder)
+            prefix = f".npsep-{os.getpid()}@{host_tag()}-"
+            fd, self.tmp = tempfile.mkstemp(prefix=prefix, suffix=".part", dir=folder)
         except OSError as e:
             raise AudioError(f"{folder}: cannot write in this folder ({e.strerror or e})") from None
         os.close(fd)
@@ -372,14 +382,16 @@ class AtomicWriter(AbortOnError):
 
 def remove_dead_temporaries(folder):
     """Delete the temporary files (:data:`TEMP_PATTERN`) in ``folder`` whose owner process is
-    gone, left by a run that was killed (``SIGKILL``, power loss). Those of live processes stay."""
+    gone, left by a run that was killed (``SIGKILL``, power loss). Those of live processes
+    stay, and so do those of other machines (see :func:`host_tag`)."""
     try:
         names = os.listdir(folder)
     except OSError:
         return
+    here = host_tag()
     for name in names:
         m = TEMP_PATTERN.match(name)
-        if m and not _process_alive(int(m.group(1))):
+        if m and m.group(2) in (None, here) and not _process_alive(int(m.group(1))):
             _unlink_quietly(os.path.join(folder, name))
 
 

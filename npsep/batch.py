@@ -142,7 +142,9 @@ def band_note(rate, model_rate):
             f"{model_rate} Hz and the input is at {rate} Hz")
 
 
-def _one(input, subdir, outdir, model, options, progress, audio_seconds, rate):
+def separate_one(input, subdir, outdir, model, options, progress, audio_seconds, rate):
+    """Separate ``input`` into ``outdir/subdir`` with the loaded ``model``: its :class:`FileResult`
+    (every failure caught and described in one line)."""
     from .files import separate_file
     t0 = time.monotonic()
     try:
@@ -162,7 +164,7 @@ def _one(input, subdir, outdir, model, options, progress, audio_seconds, rate):
 def separate_files(inputs, outdir, model=None, *, jobs=1, patterns=None, overwrite=False,
                    skip_existing=False, fmt=None, subtype=None, compression=None,
                    chunk_seconds=None, overlap=None, show_progress=None, on_result=None,
-                   progress_stream=None):
+                   progress_stream=None, client=None):
     """Separate files and folders (see :func:`collect_inputs`) into ``outdir``.
 
     ``jobs > 1`` runs that many worker processes (each loads the model once and uses
@@ -176,6 +178,13 @@ def separate_files(inputs, outdir, model=None, *, jobs=1, patterns=None, overwri
 
     ``show_progress``: ``None`` for a bar on ``progress_stream`` (default stderr) when it
     is a terminal and a plain line every 30 s otherwise, ``False`` never.
+
+    ``client``: a Dask ``distributed.Client``; then each file is one task on its cluster
+    (see :mod:`npsep.cluster`; ``jobs`` is not used, ``model`` must be ``None``, a path or
+    a model name, and ``outdir`` a folder every worker sees), and every result is appended
+    to the manifest ``outdir/npsep-manifest.jsonl`` (see :mod:`npsep.manifest`) as it
+    arrives. With ``skip_existing``, running the same call again after an interruption
+    separates only the inputs that were not finished.
     """
     from .chunking import DEFAULT_CHUNK_SECONDS, DEFAULT_OVERLAP, chunk_lengths
     from .model import resolve_model
@@ -187,8 +196,16 @@ def separate_files(inputs, outdir, model=None, *, jobs=1, patterns=None, overwri
     if overwrite and skip_existing:
         raise SeparationError("--overwrite and --skip-existing exclude each other")
     outdir = os.fspath(outdir)
-    if jobs > 1 and not (model is None or isinstance(model, (str, os.PathLike))):
-        raise TypeError("with jobs > 1, model must be None (bundled) or a weights file path")
+    by_path = model is None or isinstance(model, (str, os.PathLike))
+    if (jobs > 1 or client is not None) and not by_path:
+        raise TypeError("with jobs > 1 or a client, model must be None (bundled) or a weights "
+                        "file path")
+    cluster = None
+    if client is not None:
+        if outdir == "-":
+            raise SeparationError("with a Dask cluster the outputs go to a folder, not to "
+                                  "standard output (-o -)")
+        cluster = load_cluster_module()
     loaded = resolve_model(model)
     if outdir != "-":
         check_outdir(outdir)
@@ -202,6 +219,9 @@ def separate_files(inputs, outdir, model=None, *, jobs=1, patterns=None, overwri
 
     def report(r):
         results.append(r)
+        if cluster is not None:
+            from . import manifest
+            manifest.append(outdir, r)
         if on_result:
             on_result(r)
 
@@ -209,7 +229,7 @@ def separate_files(inputs, outdir, model=None, *, jobs=1, patterns=None, overwri
         report(FileResult(p, error=msg))
 
     # probe everything first: early errors, output collisions, total work for the progress
-    todo, seen = [], {}
+    todo, seen, new_outputs = [], {}, {}
     for path, sub in items:
         try:
             info = audio.probe(audio.stdin_file() if path == "-" else path)
@@ -223,8 +243,11 @@ def separate_files(inputs, outdir, model=None, *, jobs=1, patterns=None, overwri
                                  f"would overwrite those of {seen[key]}")
             seen[key] = path
             if skip_existing and all(os.path.lexists(o) for o in outs):
-                report(FileResult(path, outs, skipped=True))
+                report(FileResult(path, outs, skipped=True,
+                                  audio_seconds=info.frames / info.samplerate))
                 continue
+            if not any(os.path.lexists(o) for o in outs):
+                new_outputs[path] = outs
             todo.append((path, sub, info.frames / info.samplerate, info.samplerate))
         except NpsepError as e:
             report(FileResult(path, error=str(e), detail=traceback.format_exc()))
@@ -244,12 +267,16 @@ def separate_files(inputs, outdir, model=None, *, jobs=1, patterns=None, overwri
         report(r)
 
     try:
-        if jobs == 1 or len(todo) <= 1:
+        if cluster is not None:
+            model_ref = None if model is None else os.fspath(model)
+            cluster.run(client, todo, outdir, model_ref, options, new_outputs, bar, report_clear)
+        elif jobs == 1 or len(todo) <= 1:
             done_seconds = 0.0
             for path, sub, seconds, rate in todo:
                 def progress(frames, base=done_seconds, rate=rate):
                     bar.update(base + frames / rate)
-                report_clear(_one(path, sub, outdir, loaded, options, progress, seconds, rate))
+                report_clear(separate_one(path, sub, outdir, loaded, options, progress, seconds,
+                                          rate))
                 done_seconds += seconds
                 bar.update(done_seconds)
         else:
@@ -260,11 +287,24 @@ def separate_files(inputs, outdir, model=None, *, jobs=1, patterns=None, overwri
     return results
 
 
+def load_cluster_module():
+    """:mod:`npsep.cluster`, or :class:`SeparationError` (one line) if Dask is not installed."""
+    try:
+        from . import cluster
+    except ImportError as e:
+        if (e.name or "").split(".")[0] not in ("dask", "distributed"):
+            raise
+        raise SeparationError("--dask needs Dask's distributed scheduler, which is not "
+                              "installed: pip install 'npsep[dask]'") from None
+    return cluster
+
+
 # --- worker processes -------------------------------------------------------------------
 
 _WORKER = {}
-_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                "NUMBA_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                    "NUMBA_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
+"""Environment variables that set a worker process's thread counts."""
 
 
 def _worker_init(model_path, counter):
@@ -284,7 +324,7 @@ def _worker_task(path, sub, outdir, options, rate, seconds):
             counter.value += (frames - last[0]) / rate
         last[0] = frames
 
-    r = _one(path, sub, outdir, _WORKER["model"], options, progress, seconds, rate)
+    r = separate_one(path, sub, outdir, _WORKER["model"], options, progress, seconds, rate)
     return r.input, r.outputs, r.error, r.detail, r.seconds, r.audio_seconds, r.skipped, r.note
 
 
@@ -292,8 +332,8 @@ def _run_pool(todo, outdir, model_path, options, jobs, bar, report):
     ctx = multiprocessing.get_context("spawn")
     counter = ctx.Value("d", 0.0)
     threads = str(max(1, (os.cpu_count() or 1) // jobs))
-    saved = {k: os.environ.get(k) for k in _THREAD_VARS}
-    os.environ.update({k: threads for k in _THREAD_VARS})
+    saved = {k: os.environ.get(k) for k in THREAD_VARIABLES}
+    os.environ.update({k: threads for k in THREAD_VARIABLES})
     pending = {}
     try:
         with cf.ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init,

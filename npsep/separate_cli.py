@@ -28,8 +28,14 @@ def add_arguments(p):
     done.add_argument("--overwrite", action="store_true", help="replace existing output files")
     done.add_argument("--skip-existing", action="store_true",
                       help="skip inputs whose outputs all exist (resume a batch)")
-    p.add_argument("-j", "--jobs", type=_positive_int, default=1, metavar="N",
-                   help="files processed in parallel by N worker processes (default 1)")
+    p.add_argument("-j", "--jobs", type=_positive_int, default=None, metavar="N",
+                   help="files processed in parallel by N worker processes (default 1; with "
+                   "--dask and no address: the local cluster's workers, default one per core)")
+    p.add_argument("--dask", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="one task per file on a Dask cluster: the scheduler at ADDRESS "
+                   "(tcp://host:8786), or without one a local cluster (then write --dask after "
+                   "the inputs); records every file in OUTDIR/npsep-manifest.jsonl. Needs "
+                   "pip install 'npsep[dask]'")
     p.add_argument("--chunk-seconds", type=_chunk_seconds, default=DEFAULT_CHUNK_SECONDS,
                    metavar="X", help=f"process in X-second chunks overlapping by half "
                    f"(default {DEFAULT_CHUNK_SECONDS:g}); 0: the whole file at once (exact, "
@@ -105,16 +111,42 @@ def run(args):
     if args.outdir == "-" and len(args.inputs) != 1:
         from .errors import SeparationError
         raise SeparationError("-o - (standard output) takes exactly one input")
-    results = separate_files(args.inputs, args.outdir, args.model, jobs=args.jobs,
-                             patterns=args.patterns, overwrite=args.overwrite,
-                             skip_existing=args.skip_existing, fmt=args.fmt,
-                             subtype=args.subtype, compression=args.compression,
-                             chunk_seconds=args.chunk_seconds,
-                             show_progress=False if args.quiet else None, on_result=on_result)
+    options = dict(patterns=args.patterns, overwrite=args.overwrite,
+                   skip_existing=args.skip_existing, fmt=args.fmt, subtype=args.subtype,
+                   compression=args.compression, chunk_seconds=args.chunk_seconds,
+                   show_progress=False if args.quiet else None, on_result=on_result)
+    if args.dask is None:
+        results = separate_files(args.inputs, args.outdir, args.model, jobs=args.jobs or 1,
+                                 **options)
+    else:
+        results = _separate_on_dask(args, options)
     failed = sum(not r.ok for r in results)
     if failed and len(results) > 1:
         print(f"npsep separate: {failed} of {len(results)} inputs failed", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _separate_on_dask(args, options):
+    """``--dask [ADDRESS]``: connect (or start a local cluster), then one task per file."""
+    import os
+
+    from .batch import load_cluster_module, separate_files
+    from .errors import SeparationError
+    address = args.dask
+    if address and "://" not in address and os.path.exists(address):
+        raise SeparationError(f"--dask took {address!r} as the scheduler's address; write "
+                              "--dask after the inputs, or --dask=ADDRESS")
+    if args.outdir == "-":
+        raise SeparationError("--dask writes the sources to a folder, not to standard output")
+    if address and args.jobs is not None:
+        raise SeparationError("--jobs sets the workers of a local cluster; with --dask ADDRESS "
+                              "the cluster has its own")
+    cluster = load_cluster_module()
+    with cluster.connect(address or None, args.jobs) as client:
+        link = cluster.dashboard_link(client)
+        if link and not args.quiet:
+            print(f"npsep separate: Dask dashboard: {link}", file=sys.stderr, flush=True)
+        return separate_files(args.inputs, args.outdir, args.model, client=client, **options)
 
 
 def _result_line(r):
