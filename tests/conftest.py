@@ -1,6 +1,21 @@
 """Helpers shared by the tests."""
 from npsep import architectures
 
+TORCH_BLOCKED = """
+import sys
+
+
+class NoTorch:  # any 'import torch...' now raises ImportError
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "torch":
+            raise ImportError("torch is blocked in this process")
+
+
+sys.meta_path.insert(0, NoTorch())
+"""
+"""Python source that makes every later ``import torch...`` in its process raise ImportError:
+the start of a ``python -c`` script that must run without PyTorch."""
+
 
 def valid_hparams(variant, hp, group_size=2, mask_act=None):
     """``hp`` made valid for ``variant``: a ``group_size`` where the variant has one (kept if ``hp``

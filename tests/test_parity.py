@@ -18,6 +18,7 @@ import torch
 
 import npsep
 from npsep import architectures
+from conftest import TORCH_BLOCKED
 from torch_reference import (build, load_fixture, save_asteroid_package, save_state_dict,
                              save_whole_model)
 from weights_convert import convert
@@ -33,17 +34,7 @@ def rel_err(actual, expected):
 
 # --- the golden fixtures, converted where torch cannot be imported -----------------------------
 
-NO_TORCH_CONVERT = """
-import sys
-
-
-class NoTorch:  # any 'import torch...' now raises ImportError
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] == "torch":
-            raise ImportError("torch is blocked in this process")
-
-
-sys.meta_path.insert(0, NoTorch())
+NO_TORCH_CONVERT = TORCH_BLOCKED + """
 from npsep.cli import main
 code = main(["convert", sys.argv[1], sys.argv[2]])
 assert not any(m.split(".")[0] == "torch" for m in sys.modules)

@@ -10,6 +10,7 @@ import pytest
 import soundfile as sf
 
 from npsep.cli import main
+from conftest import TORCH_BLOCKED
 from npsep.parity import tracefile
 from npsep.weights import make_config, random_tensors, save
 
@@ -17,17 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 HP = dict(out_channels=8, in_channels=16, num_blocks=2, upsampling_depth=3, enc_kernel_size=11,
           enc_num_basis=16, num_sources=2)
 
-WITHOUT_TORCH = """
-import sys
-
-
-class NoTorch:  # any 'import torch...' now raises ImportError
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] == "torch":
-            raise ImportError("torch is blocked in this process")
-
-
-sys.meta_path.insert(0, NoTorch())
+WITHOUT_TORCH = TORCH_BLOCKED + """
 from npsep.cli import main
 for argv in (["trace", sys.argv[1], sys.argv[2], "-o", sys.argv[3] + "/fast.npz"],
              ["trace", sys.argv[1], sys.argv[2], "-o", sys.argv[3] + "/oracle.npz", "--oracle"],

@@ -306,16 +306,22 @@ def write_split(split, entry, audio, out_dir, describe):
     return sum(len(a) for a in audio) / SR
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__,
+def corpus_arguments(description):
+    """The options every corpus generator takes: --out, --seed, --procs, --scale, --force."""
+    ap = argparse.ArgumentParser(description=description,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=default_data_dir(), help="output directory (default: %(default)s)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--procs", type=int, default=2, help="worker processes (at most 2)")
-    ap.add_argument("--train-utts", type=int, default=DEFAULT_UTTS["train"])
     ap.add_argument("--scale", type=float, default=1.0,
                     help="multiply every split's size (e.g. 0.01 for a smoke test)")
     ap.add_argument("--force", action="store_true", help="regenerate splits that already exist")
+    return ap
+
+
+def main(argv=None):
+    ap = corpus_arguments(__doc__)
+    ap.add_argument("--train-utts", type=int, default=DEFAULT_UTTS["train"])
     a = ap.parse_args(argv)
     if shutil.which("espeak-ng") is None:
         sys.exit("espeak-ng not found: apt-get install -y espeak-ng")

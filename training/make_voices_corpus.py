@@ -31,7 +31,6 @@ Splits written (beside ``train``, ``val``, ``test`` ... of ``make_corpus.py``):
     python training/make_voices_corpus.py            # ~10 min of CPU
 """
 
-import argparse
 import hashlib
 import json
 import multiprocessing
@@ -69,10 +68,6 @@ REAL_UTT_SEC = (3.5, 6.0)          # a real-speaker utterance: prompts joined up
 PAUSE_SEC = (0.1, 0.4)
 
 VOICES = {v.name: v for v in sources.FLITE_VOICES + sources.FESTIVAL_VOICES}
-
-
-def default_data_dir():
-    return make_corpus.default_data_dir()
 
 
 # --------------------------------------------------------------------------
@@ -252,14 +247,7 @@ def write_telephone_split(espeak_test, out_dir, n):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", default=default_data_dir(), help="output directory (default: %(default)s)")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--procs", type=int, default=2, help="worker processes (at most 2)")
-    ap.add_argument("--scale", type=float, default=1.0, help="multiply every split's size")
-    ap.add_argument("--force", action="store_true", help="regenerate splits that already exist")
-    a = ap.parse_args(argv)
+    a = make_corpus.corpus_arguments(__doc__).parse_args(argv)
     missing = [e for e in ("flite", "festival") if not sources.engine_available(e)]
     if missing or not os.path.isdir(sources.ASTERISK):
         sys.exit("missing %s: see training/README.md (apt-get install ...)"
