@@ -138,8 +138,14 @@ class Model:
         is resampled to the model's and the sources back to ``sample_rate`` (content above
         half the model's rate is not separated; a :class:`UserWarning` says so).
 
+        The sources are float32 whatever the dtype of ``x`` (the network computes in
+        float32: float64 sources would take twice the memory for no extra precision), in
+        the units of ``x`` (integer samples are not rescaled).
+
         Inputs longer than ``chunk_seconds`` (default 8 s at the model's rate) are
-        separated in overlapping chunks, with the chunker of ``npsep separate``, so memory
+        separated in overlapping chunks, with the chunker of ``npsep separate``: ``x`` is
+        read block by block (converted to float32 a block at a time, never copied whole)
+        and each chunk's sources are written straight into the returned array, so memory
         does not grow with the length beyond the input and output arrays; ``0`` separates
         each mixture whole (:meth:`separate_mixtures`, exact, memory grows with ``T``).
         """
