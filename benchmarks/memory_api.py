@@ -120,6 +120,9 @@ def main(argv=None):
         print(f"Model.separate {dtype:<8} peak RSS {rss:7.1f} MiB  wall {wall:6.1f} s  "
               f"ratio to the CLI {rss / cli_rss:.2f}  (input {input_mib:.1f} + sources "
               f"{sources_mib:.1f} MiB: excess {rss - held:+.1f} MiB, floor {held / cli_rss:.2f})")
+        # The caller's array exists before the call; what the call itself holds is the rest.
+        own = rss - input_mib
+        print(f"  without the caller's input array: {own:7.1f} MiB, ratio to the CLI {own / cli_rss:.2f}")
     if args.steps:
         dtype = args.dtypes.split(",")[-1]
         print(f"Model.separate {dtype}, step by step (peak RSS added by each):", flush=True)
