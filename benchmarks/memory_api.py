@@ -13,7 +13,8 @@ and prints each figure with its ratio to the command line's, and what the API ho
 "the command line's peak + the input array + the returned sources" (its *excess*; near 0
 when it streams like the command line), with the *floor*: the ratio the API has when its
 excess is 0, ``(CLI + input + sources) / CLI``. No streaming makes the ratio lower than the
-floor: both arrays are the caller's. With ``--steps`` (Linux), one more process runs the
+floor: both arrays are the caller's. It also prints the peak less the input array, which
+exists before the call: what the call itself holds. With ``--steps`` (Linux), one more process runs the
 API's steps one by one and prints what each adds to the peak (``VmHWM``): the libraries,
 the model, the kernels, SciPy's assignment solver, one chunk's workspace, the input, the
 sources. The model is the bundled one unless ``--model`` names another. Run it niced on a
