@@ -151,12 +151,13 @@ def test_matmul_kernels_are_grouped_products(seed, G, M, K, L, threads, parallel
     pick = (lambda k: k.parallel) if parallel else (lambda k: k.serial)
     w, x, b = rand(rng, M, K), rand(rng, G * K, L), rand(rng, G * M)
     product = np.einsum("mk,gkl->gml", f64(w), f64(x).reshape(G, K, L)).reshape(G * M, L)
-    scale = np.abs(w).max() * np.abs(x).max() * K  # the terms' magnitude: sums may cancel
+    # the terms' magnitude (sums may cancel), the bias included as in the normalised case below
+    scale = np.abs(w).max() * np.abs(x).max() * K
     out = np.empty((G * M, L), np.float32)
     pick(gemm.matmul)(x, w, b, G, out, False, threads)
-    close(out, product + f64(b)[:, None], scale=scale)
+    close(out, product + f64(b)[:, None], scale=scale + np.abs(b).max())
     pick(gemm.matmul)(x, w, np.zeros(0, np.float32), G, out, True, threads)  # no bias, accumulated
-    close(out, 2 * product + f64(b)[:, None], scale=2 * scale)
+    close(out, 2 * product + f64(b)[:, None], scale=2 * scale + np.abs(b).max())
 
     # one group: normalised and activated block by block on the way in
     mu, sc, beta, slope = rand(rng, K), rng.random(K).astype(np.float32), rand(rng, K), rand(rng, 1)

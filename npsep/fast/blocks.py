@@ -16,6 +16,7 @@ Parameters are prepared once (:func:`prepare_uconv_block` ...) from a block's pa
 tree (:mod:`npsep.architectures`) into a plan of contiguous float32 arrays; scratch space
 comes from a :class:`Workspace` reused across blocks and calls.
 """
+import math
 from functools import lru_cache
 
 import numba
@@ -44,7 +45,7 @@ class Workspace:
     def get(self, name, shape, dtype=np.float32):
         """An uninitialised array of ``shape`` (and ``dtype``), reusing the buffer kept under
         ``name``; the buffer grows when a larger shape is asked for. Contents are not kept."""
-        size = int(np.prod(shape))
+        size = math.prod(shape)
         buf = self._buffers.get((name, dtype))
         if buf is None or buf.size < size:
             buf = self._buffers[(name, dtype)] = np.empty(size, dtype=dtype)
@@ -165,6 +166,22 @@ def conv1x1_stats(w, x, ws, name, groups=1):
     return y, sums
 
 
+@lru_cache(maxsize=64)
+def pyramid_layout(C, L, depth):
+    """Where the levels of a ``depth``-level pyramid of ``C`` channels and ``L`` frames live:
+    ``(lengths, offsets, size, scratch)``, level ``k`` ``lengths[k]`` frames long and, for
+    ``k >= 1``, from ``offsets[k]`` in a flat buffer of ``size`` values (int64 arrays, read-only);
+    ``scratch`` the per-thread scratch of the pyramid's kernels. Computed once per shape: a
+    forward pass asks for it in every block."""
+    lengths = [L]
+    for _ in range(1, depth):
+        lengths.append((lengths[-1] + 1) // 2)
+    lengths = np.array(lengths, dtype=np.int64)
+    offsets = np.concatenate([[0, 0], np.cumsum(C * lengths[1:])[:-1]]).astype(np.int64)[:depth]
+    lengths.flags.writeable = offsets.flags.writeable = False
+    return lengths, offsets, C * int(lengths[1:].sum()), max(depthwise_scratch(L), merge_scratch(L))
+
+
 def pyramid(core, u, u_norm, u_act, ws):
     """Depthwise pyramid + upsample-add of ``act(norm(u))``, in ``u``'s buffer; returns the merged
     map and its sums.
@@ -176,15 +193,11 @@ def pyramid(core, u, u_norm, u_act, ws):
     """
     C, L = u.shape
     depth = len(core.pyramid)
-    lengths = [L]
-    for _ in range(1, depth):
-        lengths.append((lengths[-1] + 1) // 2)
-    lengths = np.array(lengths, dtype=np.int64)
-    offsets = np.concatenate([[0, 0], np.cumsum(C * lengths[1:])[:-1]]).astype(np.int64)[:depth]
-    pyr = ws.get("pyr", (C * int(lengths[1:].sum()),))
+    lengths, offsets, size, scratch_size = pyramid_layout(C, L, depth)
+    pyr = ws.get("pyr", (size,))
     sums = ws.get("pyr.sums", (C, 2), np.float64)
     coefficients = ws.get("pyr.coefficients", (3, depth, C))  # mu, scale, beta of each level
-    scratch = ws.per_thread("pyr.scratch", max(depthwise_scratch(L), merge_scratch(L)))
+    scratch = ws.per_thread("pyr.scratch", scratch_size)
     x, (x_mu, x_scale, x_beta), act = u, u_norm, u_act
     for k, level in enumerate(core.pyramid):
         y = u if k == 0 else pyr[offsets[k]: offsets[k] + C * lengths[k]].reshape(C, lengths[k])

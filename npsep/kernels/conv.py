@@ -27,8 +27,9 @@ def frame_signal(x, K, hop, frames):
 
 
 def depthwise_scratch(L_in):
-    """Float32 values of :func:`depthwise_conv_stats`'s scratch per thread, for rows of ``L_in``."""
-    return 2 * (L_in + 6)
+    """Float32 values of :func:`depthwise_conv_stats`'s scratch per thread, for rows of ``L_in``
+    (an even number, so that the rows of a per-thread scratch array stay 8-byte aligned)."""
+    return 2 * (L_in // 2 + 3)
 
 
 @pjit
@@ -44,35 +45,41 @@ def depthwise_conv_stats(x, mu, scale, beta, slope, w, b, stride, y, sums, scrat
     ``y`` may be ``x`` when ``stride`` is 1: each row is normalised into the scratch row first.
 
     Each output is one expression over five neighbours, so the loop over ``l`` runs in SIMD
-    lanes. For stride 2 the padded row is then split into its even and odd samples (further
-    along the scratch row), which turns ``u[2l + j]`` into contiguous reads:
-    ``even[l + j/2]`` or ``odd[l + (j-1)/2]``.
+    lanes. For stride 2 the normalised row goes straight into its even and odd samples,
+    ``even[j] = u[2j]`` and ``odd[j] = u[2j + 1]`` (two halves of the scratch row), which turns
+    ``u[2l + j]`` into contiguous reads: ``even[l + j/2]`` or ``odd[l + (j-1)/2]``.
     """
     C, L_in = x.shape
     L_out = y.shape[1]
     for c in prange(C):
         scratch_row = scratch[numba.get_thread_id()]
-        u = scratch_row[:stride * L_out + 4]  # the padded row: its last tap read is u[stride * L_out + 3]
         a = slope[c] if slope.shape[0] > 1 else slope[0]
         m, sc, bc = mu[c], scale[c], beta[c]
         src = x[c]
         w0, w1, w2, w3, w4, bias = w[c, 0], w[c, 1], w[c, 2], w[c, 3], w[c, 4], b[c]
         row = y[c]
-        u[0] = u[1] = 0.0  # u[i + 2] = input i, zeros around it
-        for i in range(L_in):
-            v = (src[i] - m) * sc + bc
-            u[i + 2] = v if v > 0 else a * v
-        for i in range(L_in + 2, stride * L_out + 4):
-            u[i] = 0.0
         if stride == 1:
+            u = scratch_row[:L_out + 4]  # u[i + 2] = input i, zeros around it
+            u[0] = u[1] = u[L_in + 2] = u[L_in + 3] = 0.0
+            for i in range(L_in):
+                v = (src[i] - m) * sc + bc
+                u[i + 2] = v if v > 0 else a * v
             for l in range(L_out):
                 row[l] = w0 * u[l] + w1 * u[l + 1] + w2 * u[l + 2] + w3 * u[l + 3] + w4 * u[l + 4] + bias
-        else:  # even[j] = u[2j], odd[j] = u[2j + 1], after u (2 * half values) in the scratch row
+        else:  # even[j] = u[2j], odd[j] = u[2j + 1]: even[j + 1] is input 2j, odd[j + 1] input 2j + 1
             half = L_out + 2
-            even, odd = scratch_row[2 * half:3 * half], scratch_row[3 * half:4 * half]
-            for j in range(half):
-                even[j] = u[2 * j]
-                odd[j] = u[2 * j + 1]
+            even, odd = scratch_row[:half], scratch_row[half:2 * half]
+            even[0] = odd[0] = 0.0
+            for j in range(L_in // 2):
+                v = (src[2 * j] - m) * sc + bc
+                even[j + 1] = v if v > 0 else a * v
+                v = (src[2 * j + 1] - m) * sc + bc
+                odd[j + 1] = v if v > 0 else a * v
+            for j in range(L_in // 2 + 1, half):
+                even[j] = odd[j] = 0.0
+            if L_in % 2:  # the last input is even[L_in // 2 + 1]
+                v = (src[L_in - 1] - m) * sc + bc
+                even[L_in // 2 + 1] = v if v > 0 else a * v
             for l in range(L_out):
                 row[l] = w0 * even[l] + w1 * odd[l] + w2 * even[l + 1] + w3 * odd[l + 1] + w4 * even[l + 2] + bias
         sums[c, 0], sums[c, 1] = row_sums(row)
