@@ -20,12 +20,9 @@ manual route (``npsep convert FILE``) when the download itself failed.
 """
 import contextlib
 import errno
-import http.client
 import importlib.resources
 import json
 import os
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from . import paths
@@ -184,6 +181,8 @@ def _exclusive(lock_path):
 
 def _fetch(found, part, name, progress):
     """Download ``found["url"]`` into ``part`` (resuming it), then check its size and hash."""
+    import http.client  # the network modules load only for a download, not at every start
+    import urllib.error
     url, size = found["url"], found["bytes"]
     have = part.stat().st_size if part.is_file() else 0
     if have > size:
@@ -211,6 +210,7 @@ def _fetch(found, part, name, progress):
 
 def _stream(url, part, have, size, name, progress):
     """Append the bytes ``have..size`` of ``url`` to ``part``; restart if the server cannot resume."""
+    import urllib.request
     request = urllib.request.Request(url, headers={"User-Agent": "npsep",
                                                    **({"Range": f"bytes={have}-"} if have else {})})
     with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
