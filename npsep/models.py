@@ -23,6 +23,7 @@ import errno
 import importlib.resources
 import json
 import os
+import tempfile
 from pathlib import Path
 
 from . import paths
@@ -154,9 +155,7 @@ def download(name, progress=None):
 def _writable_folder(folder):
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".write-test-{os.getpid()}"
-        probe.touch()
-        probe.unlink()
+        tempfile.TemporaryFile(dir=folder).close()  # a unique name: concurrent threads never collide
     except OSError as e:
         raise ModelError(f"cannot write to the model cache {folder} ({_reason(e)}); set NPSEP_HOME "
                          "to a writable folder") from None
