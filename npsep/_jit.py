@@ -10,6 +10,7 @@ so that changing a flag (caching, fastmath, parallelism) is one edit.
   memory on every run, after one notice on stderr. A damaged cache entry (a truncated or
   overwritten file) is discarded and the kernel recompiled. The first compilation in a
   process prints one line on stderr (it takes tens of seconds; ``npsep warmup`` does it ahead).
+  Loading from the cache skips Numba's set-up for compiling (see :class:`_TolerantCache`).
 * ``error_model="numpy"``: division by zero gives inf/nan like NumPy instead of
   raising, so the kernels need no Python-level exception checks.
 * ``fastmath`` is off everywhere except :data:`sum_jit`, which allows only
@@ -90,10 +91,11 @@ class _TolerantCache(FunctionCache):
 
     Numba's own ``load_overload`` begins with ``target_context.refresh()``: the import of
     every implementation Numba lowers Python and NumPy with (strings, lists, sets, random,
-    linalg...) and their registration, a fifth of a warm ``npsep separate``. Code loaded
-    from the cache is already machine code: it needs Numba's runtime (``rtsys``, which
-    allocates and frees the arrays' records), which is all this load sets up. A compilation,
-    after a miss, refreshes the context itself."""
+    linalg...) and their registration. Code loaded from the cache is already machine code: it
+    needs Numba's runtime (``rtsys``, which allocates and frees the arrays' records), which is
+    all this load sets up; a compilation, after a miss, refreshes the context itself. Loading
+    the 12 kernels of a warm ``npsep separate`` of a 4 s file took 0.24 s with the refresh and
+    0.10 s without (bundled model, one thread, load average 3)."""
 
     def load_overload(self, sig, target_context):
         try:
