@@ -1,6 +1,6 @@
 """``python -m npsep``: the ``npsep`` command line."""
 import sys
 
-from npsep.cli import main
+from npsep.cli import command
 
-sys.exit(main())
+sys.exit(command())

@@ -2,12 +2,11 @@
 
 :func:`separate_files` is the batch behind ``npsep separate``: it probes every input
 first (early one-line errors, output collisions, the total for the progress report),
-compiles the kernels once before any timing starts or any worker is started, then
-separates file after file, or in ``jobs`` worker processes that load the compiled
-kernels from the cache. One failing input never stops the others.
+compiles the kernels once before any timing starts or any worker is started (for more
+than one file; one file loads, or compiles, just what it runs), then separates file after
+file, or in ``jobs`` worker processes that load the compiled kernels from the cache. One
+failing input never stops the others.
 """
-import concurrent.futures as cf
-import multiprocessing
 import os
 import re
 import time
@@ -255,7 +254,7 @@ def separate_files(inputs, outdir, model=None, *, jobs=1, patterns=None, overwri
         return results
 
     warm = getattr(loaded, "warmup", None)
-    if warm is not None:
+    if warm is not None and (len(todo) > 1 or cluster is not None):
         warm()  # compile (or load) the kernels now: not in the ETA, not in every worker
     total_seconds = sum(t[2] for t in todo)
     bar = Progress(total_seconds, label="separating", stream=progress_stream,
@@ -329,6 +328,8 @@ def _worker_task(path, sub, outdir, options, rate, seconds):
 
 
 def _run_pool(todo, outdir, model_path, options, jobs, bar, report):
+    import concurrent.futures as cf  # only for worker processes: not at every start
+    import multiprocessing
     ctx = multiprocessing.get_context("spawn")
     counter = ctx.Value("d", 0.0)
     threads = str(max(1, (os.cpu_count() or 1) // jobs))

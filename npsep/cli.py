@@ -9,8 +9,12 @@ converter. JSON output is strict: non-finite numbers are written as ``null``.
 Exit status: 0 success, 1 an error (or, for ``separate``, any input failed), 2 a usage
 error, 130 interrupted (Ctrl-C), 128 + N terminated by signal N (SIGTERM, SIGHUP), 141
 (128 + SIGPIPE) when stdout's reader went away (``npsep models --json | head``), quietly.
+
+The program itself (the console script, ``python -m npsep``) is :func:`command`: :func:`main`
+in a process tuned for a short life (see there).
 """
 import argparse
+import gc
 import sys
 
 try:
@@ -176,6 +180,31 @@ def main(argv=None):
         return 128 + e.signum
 
 
+GC_YOUNG_OBJECTS = 50_000
+"""Objects allocated (net) between two collections of the youngest generation in the ``npsep``
+program; Python's default is 700."""
+
+
+def command():
+    """The ``npsep`` program: :func:`main`, with Python's cycle collector set for a process whose
+    objects are nearly all made at start-up and kept until exit.
+
+    Importing NumPy and Numba and loading the compiled kernels makes about 70,000 objects that
+    the collector tracks and that live as long as the process. At Python's default thresholds
+    it walks them over and over while they are made (about 160 collections), and once more as
+    the interpreter exits. So young objects are collected every :data:`GC_YOUNG_OBJECTS`
+    allocations instead of 700 (cyclic garbage is still collected, in a batch of any length),
+    and everything alive at the end is frozen (:func:`gc.freeze`), out of the collector's sight
+    during the exit; the memory goes back to the system with the process. Measured on a warm
+    ``npsep separate`` of a 4 s file (one thread, load average 3): 40 -> 20 ms of collections,
+    75 -> 20 ms of exit."""
+    gc.set_threshold(GC_YOUNG_OBJECTS)
+    try:
+        return main()
+    finally:
+        gc.freeze()
+
+
 def _silence_stdout():
     """After a broken pipe on stdout, point it at /dev/null: the interpreter's final flush
     would otherwise fail again and print a traceback (the recipe of Python's ``signal`` docs)."""
@@ -250,4 +279,4 @@ def run_warmup(args):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(command())

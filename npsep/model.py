@@ -171,20 +171,14 @@ class Model:
         return out[0] if layout == "channels_last" else out[..., 0]  # (S, T, C) or (B, S, T)
 
     def warmup(self):
-        """Compile (or load from the cache) every kernel this model runs: the single-threaded
-        and, when more than one thread is allowed, the multi-threaded builds. Returns seconds."""
+        """Compile (or load from the cache) every kernel this model runs, both the single- and the
+        multi-threaded builds, by one forward pass on 0.1 s of silence. Returns seconds."""
         import time
 
-        import numba
+        from . import _jit
         t0 = time.perf_counter()
-        x = np.zeros((1, 2 * self.sample_rate), dtype=np.float32)
-        before = numba.get_num_threads()
-        try:
-            for n in sorted({1, before}):
-                numba.set_num_threads(n)
-                self.forward(x)
-        finally:
-            numba.set_num_threads(before)
+        with _jit.every_build():
+            self.forward(np.zeros((1, max(1, self.sample_rate // 10)), dtype=np.float32))
         return time.perf_counter() - t0
 
 

@@ -20,12 +20,10 @@ manual route (``npsep convert FILE``) when the download itself failed.
 """
 import contextlib
 import errno
-import http.client
 import importlib.resources
 import json
 import os
-import urllib.error
-import urllib.request
+import tempfile
 from pathlib import Path
 
 from . import paths
@@ -157,9 +155,7 @@ def download(name, progress=None):
 def _writable_folder(folder):
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".write-test-{os.getpid()}"
-        probe.touch()
-        probe.unlink()
+        tempfile.TemporaryFile(dir=folder).close()  # a unique name: concurrent threads never collide
     except OSError as e:
         raise ModelError(f"cannot write to the model cache {folder} ({_reason(e)}); set NPSEP_HOME "
                          "to a writable folder") from None
@@ -184,6 +180,8 @@ def _exclusive(lock_path):
 
 def _fetch(found, part, name, progress):
     """Download ``found["url"]`` into ``part`` (resuming it), then check its size and hash."""
+    import http.client  # the network modules load only for a download, not at every start
+    import urllib.error
     url, size = found["url"], found["bytes"]
     have = part.stat().st_size if part.is_file() else 0
     if have > size:
@@ -211,6 +209,7 @@ def _fetch(found, part, name, progress):
 
 def _stream(url, part, have, size, name, progress):
     """Append the bytes ``have..size`` of ``url`` to ``part``; restart if the server cannot resume."""
+    import urllib.request
     request = urllib.request.Request(url, headers={"User-Agent": "npsep",
                                                    **({"Range": f"bytes={have}-"} if have else {})})
     with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:

@@ -20,6 +20,7 @@ the config entry, bounded in size, before any tensor; the entry names against th
 tensors the config needs; each entry's ``.npy`` header (shape, dtype) and size
 before its data.
 """
+import contextlib
 import importlib.resources
 import json
 import math
@@ -111,22 +112,19 @@ def _read(archive):
     _check_names(config, expected, entries)
     tensors = {}
     for name, shape in expected.items():
-        info = entries[name]
-        header_shape, dtype = _npy_header(archive, info, limits.MAX_TENSOR_BYTES)
-        _check_tensor(name, shape, header_shape, dtype)
-        with archive.open(info) as f:
-            tensors[name] = np.lib.format.read_array(f, allow_pickle=False)
+        with _npy_entry(archive, entries[name], limits.MAX_TENSOR_BYTES) as (f, header_shape, dtype, fortran):
+            _check_tensor(name, shape, header_shape, dtype)
+            tensors[name] = _npy_data(f, header_shape, dtype, fortran)
         _check_finite(name, tensors[name])
     return config, tensors
 
 
 def _read_config(archive, info):
     """The JSON object of the ``__config__`` entry: a 0-d unicode array of bounded size."""
-    shape, dtype = _npy_header(archive, info, limits.MAX_CONFIG_BYTES)
-    if shape != () or dtype.kind != "U":
-        raise WeightsError(f"'{CONFIG_KEY}' is not a JSON string (a {dtype} array of shape {shape})")
-    with archive.open(info) as f:
-        text = str(np.lib.format.read_array(f, allow_pickle=False))
+    with _npy_entry(archive, info, limits.MAX_CONFIG_BYTES) as (f, shape, dtype, fortran):
+        if shape != () or dtype.kind != "U":
+            raise WeightsError(f"'{CONFIG_KEY}' is not a JSON string (a {dtype} array of shape {shape})")
+        text = str(_npy_data(f, shape, dtype, fortran))
     try:
         return json.loads(text)
     except RecursionError:
@@ -135,9 +133,11 @@ def _read_config(archive, info):
         raise WeightsError(f"'{CONFIG_KEY}' is not valid JSON ({e})") from None
 
 
-def _npy_header(archive, info, limit):
-    """``(shape, dtype)`` of an ``.npy`` zip entry, read from its header alone; the entry must be
-    within ``limit`` bytes and exactly as long as the header says, so that reading it is bounded."""
+@contextlib.contextmanager
+def _npy_entry(archive, info, limit):
+    """An ``.npy`` zip entry opened and its header read: ``(file at the data, shape, dtype,
+    fortran_order)``. The entry must be within ``limit`` bytes and exactly as long as its header
+    says, so that reading it is bounded; the caller checks the dtype before reading the data."""
     limits.check_zip_member(info, limit, WeightsError)
     with archive.open(info) as f:
         version = np.lib.format.read_magic(f)
@@ -145,12 +145,19 @@ def _npy_header(archive, info, limit):
             raise WeightsError(f"entry {info.filename[:80]!r} has .npy version {version}")
         read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
                        else np.lib.format.read_array_header_2_0)
-        shape, _fortran_order, dtype = read_header(f)
-        data_start = f.tell()
-    if data_start + math.prod(shape) * dtype.itemsize != info.file_size:
-        raise WeightsError(f"entry {info.filename[:80]!r} is {info.file_size} bytes, not what its "
-                           f"header ({dtype}, shape {shape}) says")
-    return shape, dtype
+        shape, fortran_order, dtype = read_header(f)
+        if f.tell() + math.prod(shape) * dtype.itemsize != info.file_size:
+            raise WeightsError(f"entry {info.filename[:80]!r} is {info.file_size} bytes, not what its "
+                               f"header ({dtype}, shape {shape}) says")
+        yield f, shape, dtype, fortran_order
+
+
+def _npy_data(f, shape, dtype, fortran_order):
+    """The array whose data ``f`` is at (after an ``.npy`` header, checked by :func:`_npy_entry`),
+    read into place: one pass, no second copy."""
+    a = np.empty(shape[::-1] if fortran_order else shape, dtype)
+    f.readinto(a.reshape(-1).view(np.uint8))
+    return a.T if fortran_order else a
 
 
 def validate(config, tensors):
