@@ -200,7 +200,9 @@ def render_job(us):
     return [finish(apply_chain(x, u["chain"])) for x, u in zip(raw, us)]
 
 
-def render_utterances(us, procs):
+def render_utterances(us, procs, job=render_job):
+    """Audio of every planned utterance, in order: ``job`` renders runs of up to 40
+    consecutive utterances of one voice, in ``procs`` worker processes."""
     jobs, cur = [], []
     for u in us:
         if cur and (u["voice"] != cur[0]["voice"] or len(cur) == 40):
@@ -210,7 +212,7 @@ def render_utterances(us, procs):
     jobs += [cur] if cur else []
     audio = []
     with multiprocessing.Pool(procs) as pool:
-        for res in pool.imap(render_job, jobs):
+        for res in pool.imap(job, jobs):
             audio.extend(res)
     return audio
 

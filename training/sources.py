@@ -10,10 +10,13 @@ Engines and where they come from (Debian packages):
 * ``flite``: the flite voices kal, kal16, awb, rms, slt;
 * ``festival``: the festvox voices listed in ``FESTIVAL_VOICES`` (the Hindi,
   Marathi and Telugu voices are left out: they crash on Latin-script text);
-* real recordings: the Asterisk voice-prompt packages in ``REAL_SPEAKERS``.
+* real recordings: the Asterisk voice-prompt packages in ``REAL_SPEAKERS``, and
+  the words and letters recorded for two KDE games (``KDE_ROOTS``), one speaker
+  per language folder (``kde_speakers``).
 """
 
 import collections
+import hashlib
 import os
 import shutil
 import subprocess
@@ -54,6 +57,19 @@ REAL_SPEAKERS = {
 }
 
 
+# the KDE games' recorded words (ktuberling-data) and letters and syllables
+# (klettres-data): package -> folder holding one sub-folder of recordings per language
+KDE_ROOTS = {"ktuberling": "/usr/share/ktuberling/sounds", "klettres": "/usr/share/klettres"}
+KDE_AUDIO = (".ogg", ".opus", ".wav")
+# language folders that are one speaker under another name: the four Serbian
+# scripts and dialects of ktuberling share one set of recordings
+KDE_SAME_SPEAKER = {"ktuberling_sr@latin": "ktuberling_sr", "ktuberling_sr@ijekavian": "ktuberling_sr",
+                    "ktuberling_sr@ijekavianlatin": "ktuberling_sr"}
+# language folders left out, and why
+KDE_EXCLUDED = {"ktuberling_ga": "frame-wise frozen spectra and long runs of digital silence: "
+                                 "vocoded or synthetic, not a plain recording"}
+
+
 def engine_available(engine):
     return shutil.which({"flite": "flite", "festival": "festival"}[engine]) is not None
 
@@ -70,6 +86,40 @@ def real_files(speaker, root=ASTERISK):
                 if f.endswith(ext) and not rel.startswith("silence"):
                     out.append((rel[:-len(ext)], os.path.join(d, f)))
     return sorted(out)
+
+
+def kde_speakers(roots=None):
+    """{speaker: sorted [(prompt id, path)]} of the KDE games' recordings found under
+    ``roots`` (default ``KDE_ROOTS``; a missing package is skipped).  A speaker is
+    ``<package>_<language folder>`` (``KDE_SAME_SPEAKER`` merges, ``KDE_EXCLUDED``
+    drops); the prompt id is the file's path in its folder without extension.
+    A file whose bytes another of the speaker's files already has is skipped."""
+    out = {}
+    for package, root in sorted((KDE_ROOTS if roots is None else roots).items()):
+        if not os.path.isdir(root):
+            continue
+        for lang in sorted(os.listdir(root)):
+            speaker = "%s_%s" % (package, lang)
+            speaker = KDE_SAME_SPEAKER.get(speaker, speaker)
+            base = os.path.join(root, lang)
+            if speaker in KDE_EXCLUDED or not os.path.isdir(base):
+                continue
+            for d, _, files in sorted(os.walk(base)):
+                for f in sorted(files):
+                    stem, ext = os.path.splitext(f)
+                    if ext in KDE_AUDIO:
+                        rel = os.path.relpath(os.path.join(d, stem), base)
+                        out.setdefault(speaker, []).append((rel, os.path.join(d, f)))
+    for speaker, files in out.items():
+        seen, kept = set(), []
+        for p, f in sorted(files):
+            with open(f, "rb") as fh:
+                digest = hashlib.sha1(fh.read()).hexdigest()
+            if digest not in seen:
+                seen.add(digest)
+                kept.append((p, f))
+        out[speaker] = kept
+    return out
 
 
 def recording(path):
@@ -91,16 +141,32 @@ def to_8k(x, rate):
     return x
 
 
+def frame_energy(x, hop=80):
+    """Mean square of each whole ``hop``-sample frame (10 ms at 8 kHz)."""
+    n = len(x) // hop
+    return (x[: n * hop].reshape(n, hop) ** 2).mean(axis=1)
+
+
 def trim(x, thresh_db=-40.0, margin=0.05):
     """Cut leading/trailing silence (80-sample frames 40 dB below the loudest)."""
     hop = 80
-    n = len(x) // hop
-    if n < 2:
+    e = frame_energy(x, hop)
+    if len(e) < 2:
         return x
-    e = (x[: n * hop].reshape(n, hop) ** 2).mean(axis=1)
     act = np.nonzero(e > e.max() * 10 ** (thresh_db / 10))[0]
     m = int(margin * SR)
     return x[max(0, act[0] * hop - m):min(len(x), (act[-1] + 1) * hop + m)]
+
+
+def trim_above_noise(x, floor_margin_db=10.0):
+    """``trim`` with its threshold raised to ``floor_margin_db`` above the recording's
+    noise floor (the 10th percentile of its 10 ms frame energies), kept between
+    40 and 20 dB below the loudest frame: a noisy recording's hiss is cut too."""
+    e = frame_energy(x) + 1e-20
+    if len(e) < 2:
+        return x
+    floor_db = 10 * np.log10(np.percentile(e, 10) / e.max())
+    return trim(x, min(-20.0, max(-40.0, floor_db + floor_margin_db)))
 
 
 def render(voice, texts, tmpdir):
