@@ -22,6 +22,7 @@ import data as tdata  # noqa: E402
 import make_real_corpus as mr  # noqa: E402
 import make_voices_corpus as mv  # noqa: E402
 import sources  # noqa: E402
+from test_training_voices import burst  # noqa: E402
 
 pytestmark = pytest.mark.skipif("OGG" not in soundfile.available_formats(),
                                 reason="this libsndfile cannot write Ogg files")
@@ -33,11 +34,7 @@ MIXES = 12
 
 def word(rng, seconds, rate):
     """A recorded word: a loud middle between silent edges, over a hiss 40 dB down."""
-    n = int(seconds * rate)
-    x = rng.standard_normal(n) * 2e-3
-    m = n // 5
-    x[m:n - m] += rng.standard_normal(n - 2 * m) * 0.2
-    return x
+    return burst(rng, seconds, rate, floor=2e-3, edge=5)
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +132,7 @@ def test_utterances_last_3_5_to_6_s_except_each_speakers_last(plan):
                 n = len(mr.render_job([u])[0])
                 assert n <= mr.UTT_SEC[1] * sources.SR
                 # as recorded, the rendered utterance is the planned one (cut at 6 s)
-                assert n == min(int(mr.UTT_SEC[1] * sources.SR), len(mr.utterance_audio(u)))
+                assert n == min(int(mr.UTT_SEC[1] * sources.SR), len(mv.real_audio(u, mr.item_audio)))
     # a speaker's items each appear once in its utterances
     parts = [p["path"] for u in utts(plan, "val_real") for p in u["parts"]]
     assert len(parts) == len(set(parts))

@@ -24,15 +24,12 @@ the smallest speakers are not thrown away.  A speaker with more than
 does not fill the split.
 
     apt-get install -y ktuberling-data klettres-data
-    python training/make_real_corpus.py            # ~10 min of CPU
+    python training/make_real_corpus.py            # ~4 min of CPU
 """
 
-import json
 import os
 import random
 import sys
-
-import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import make_corpus  # noqa: E402
@@ -104,45 +101,20 @@ def make_plan(seed=0, mixes=VAL_MIXES, roots=None):
     return {"version": CORPUS_VERSION, "seed": seed, "sr": SR, "splits": splits}
 
 
-def utterance_audio(u):
-    """A planned utterance's items joined by their pauses (before augmentation)."""
-    pieces = []
-    for p in u["parts"]:
-        pieces += [item_audio(p["path"]), np.zeros(int(p["pause"] * SR))]
-    return np.concatenate(pieces[:-1])
-
-
 def render_job(us):
-    return [voices.finish(voices.apply_chain(utterance_audio(u), u["chain"])) for u in us]
+    """Audio of planned utterances: items joined, augmentation chain, level, 6 s cut."""
+    return [voices.finish(voices.apply_chain(voices.real_audio(u, item_audio), u["chain"])) for u in us]
 
 
 def main(argv=None):
-    ap = make_corpus.corpus_arguments(__doc__)
-    a = ap.parse_args(argv)
+    a = make_corpus.corpus_arguments(__doc__).parse_args(argv)
     found = [r for r in sources.KDE_ROOTS.values() if os.path.isdir(r)]
     if len(found) < len(sources.KDE_ROOTS):
         sys.exit("missing %s: apt-get install -y ktuberling-data klettres-data (training/README.md)"
                  % ", ".join(sorted(set(sources.KDE_ROOTS.values()) - set(found))))
     plan = make_plan(a.seed, max(2, int(round(VAL_MIXES * a.scale))))
-    os.makedirs(a.out, exist_ok=True)
-    plan_path = os.path.join(a.out, "plan_real.json")
-    old = json.load(open(plan_path)) if os.path.exists(plan_path) else None
-    with open(plan_path + ".tmp", "w") as f:
-        json.dump(plan, f, ensure_ascii=False)
-    os.replace(plan_path + ".tmp", plan_path)
-    procs = max(1, min(2, a.procs))
-    for split in ("val_real", "train_kde"):
-        entry = plan["splits"][split]
-        if (os.path.isdir(os.path.join(a.out, split)) and old is not None
-                and old["splits"].get(split) == entry and not a.force):
-            print("%s: up to date" % split)
-            continue
-        audio = voices.render_utterances(entry["utterances"], procs, render_job)
-        sec = make_corpus.write_split(split, entry, audio, a.out, voices.voice_fields)
-        n_spk = len({u["voice"] for u in entry["utterances"]})
-        print("%s: %d speakers, %d utterances, %.2f h%s" % (
-            split, n_spk, len(audio), sec / 3600,
-            ", %d mixtures" % len(entry["mixtures"]) if "mixtures" in entry else ""), flush=True)
+    voices.write_planned_splits(plan, a.out, "plan_real.json", ("val_real", "train_kde"),
+                                a.procs, a.force, render_job)
     print("corpus in", a.out)
 
 
