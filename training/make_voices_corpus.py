@@ -207,7 +207,7 @@ def render_job(us):
 
 def render_utterances(us, procs, job=render_job):
     """Audio of every planned utterance, in order: ``job`` renders runs of up to 40
-    consecutive utterances of one voice, in ``procs`` worker processes."""
+    consecutive utterances of one voice, in ``procs`` worker processes (1: here)."""
     jobs, cur = [], []
     for u in us:
         if cur and (u["voice"] != cur[0]["voice"] or len(cur) == 40):
@@ -215,6 +215,8 @@ def render_utterances(us, procs, job=render_job):
             cur = []
         cur.append(u)
     jobs += [cur] if cur else []
+    if procs == 1:        # in this process: no fork of a process that may run threads
+        return [a for j in jobs for a in job(j)]
     audio = []
     with multiprocessing.Pool(procs) as pool:
         for res in pool.imap(job, jobs):
