@@ -26,11 +26,12 @@ SMALL = {"train": 6, "val": 3, "test": 3}
 MIXES = {"val_voices": 4, "test_synth": 4, "test_real": 6, "test_tel": 3}
 
 
-def burst(rng, seconds):
-    """Noise shaped like speech in level: a loud middle, quiet edges to trim."""
-    n = int(seconds * sources.SR)
-    x = rng.standard_normal(n) * 1e-4
-    m = n // 10
+def burst(rng, seconds, rate=sources.SR, floor=1e-4, edge=10):
+    """Noise shaped like speech in level: a loud middle, quiet edges (1/``edge`` of the
+    length each, at ``floor``, under the middle too) to trim."""
+    n = int(seconds * rate)
+    x = rng.standard_normal(n) * floor
+    m = n // edge
     x[m:n - m] += rng.standard_normal(n - 2 * m) * 0.2
     return x
 

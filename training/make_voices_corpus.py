@@ -177,11 +177,16 @@ def apply_chain(x, chain):
     return x
 
 
-def real_audio(u):
-    """The prompts of a real-speaker utterance, trimmed and joined by their pauses."""
+def recorded_prompt(path):
+    """One packaged prompt, 8 kHz, leading/trailing silence cut."""
+    return sources.trim(sources.recording(path))
+
+
+def real_audio(u, item=recorded_prompt):
+    """The parts of a real-speaker utterance, each read by ``item(path)``, joined by their pauses."""
     pieces = []
     for p in u["parts"]:
-        pieces += [sources.trim(sources.recording(p["path"])), np.zeros(int(p["pause"] * SR))]
+        pieces += [item(p["path"]), np.zeros(int(p["pause"] * SR))]
     return np.concatenate(pieces[:-1])
 
 
@@ -200,7 +205,9 @@ def render_job(us):
     return [finish(apply_chain(x, u["chain"])) for x, u in zip(raw, us)]
 
 
-def render_utterances(us, procs):
+def render_utterances(us, procs, job=render_job):
+    """Audio of every planned utterance, in order: ``job`` renders runs of up to 40
+    consecutive utterances of one voice, in ``procs`` worker processes (1: here)."""
     jobs, cur = [], []
     for u in us:
         if cur and (u["voice"] != cur[0]["voice"] or len(cur) == 40):
@@ -208,11 +215,36 @@ def render_utterances(us, procs):
             cur = []
         cur.append(u)
     jobs += [cur] if cur else []
+    if procs == 1:        # in this process: no fork of a process that may run threads
+        return [a for j in jobs for a in job(j)]
     audio = []
     with multiprocessing.Pool(procs) as pool:
-        for res in pool.imap(render_job, jobs):
+        for res in pool.imap(job, jobs):
             audio.extend(res)
     return audio
+
+
+def write_planned_splits(plan, out, plan_name, order, procs, force, job=render_job):
+    """Save ``plan`` as ``out/plan_name`` and write the splits named in ``order``, each
+    rendered by ``job``; a split whose folder exists and whose plan is the one in the
+    previous plan file is skipped, unless ``force``.  At most 2 worker processes."""
+    os.makedirs(out, exist_ok=True)
+    plan_path = os.path.join(out, plan_name)
+    old = json.load(open(plan_path)) if os.path.exists(plan_path) else None
+    with open(plan_path + ".tmp", "w") as f:
+        json.dump(plan, f, ensure_ascii=False)
+    os.replace(plan_path + ".tmp", plan_path)
+    for split in order:
+        entry = plan["splits"][split]
+        if (os.path.isdir(os.path.join(out, split)) and old is not None
+                and old["splits"].get(split) == entry and not force):
+            print("%s: up to date" % split)
+            continue
+        audio = render_utterances(entry["utterances"], max(1, min(2, procs)), job)
+        sec = make_corpus.write_split(split, entry, audio, out, voice_fields)
+        print("%s: %d speakers, %d utterances, %.2f h%s" % (
+            split, len({u["variant"] for u in entry["utterances"]}), len(audio), sec / 3600,
+            ", %d mixtures" % len(entry["mixtures"]) if "mixtures" in entry else ""), flush=True)
 
 
 def voice_fields(u):
@@ -255,25 +287,9 @@ def main(argv=None):
     per_voice = {k: max(2, int(round(v * a.scale))) for k, v in DEFAULT_SENTENCES.items()}
     mixes = {k: max(2, int(round(v * a.scale))) for k, v in DEFAULT_MIXES.items()}
     plan = make_plan(a.seed, per_voice, mixes)
-    os.makedirs(a.out, exist_ok=True)
-    plan_path = os.path.join(a.out, "plan_voices.json")
-    old = json.load(open(plan_path)) if os.path.exists(plan_path) else None
-    with open(plan_path + ".tmp", "w") as f:
-        json.dump(plan, f, ensure_ascii=False)
-    os.replace(plan_path + ".tmp", plan_path)
-    procs = max(1, min(2, a.procs))
     # the fixed splits first: a training run can start once val_voices is written
     order = sorted(plan["splits"], key=lambda s: s.startswith("train"))
-    for split in order:
-        entry = plan["splits"][split]
-        if (os.path.isdir(os.path.join(a.out, split)) and old is not None
-                and old["splits"].get(split) == entry and not a.force):
-            print("%s: up to date" % split)
-            continue
-        audio = render_utterances(entry["utterances"], procs)
-        sec = make_corpus.write_split(split, entry, audio, a.out, voice_fields)
-        print("%s: %d utterances, %.2f h%s" % (split, len(audio), sec / 3600, ", %d mixtures"
-              % len(entry["mixtures"]) if "mixtures" in entry else ""), flush=True)
+    write_planned_splits(plan, a.out, "plan_voices.json", order, a.procs, a.force)
     espeak_test = os.path.join(a.out, "test")
     if os.path.isdir(espeak_test):
         write_telephone_split(espeak_test, a.out, plan["test_tel"])

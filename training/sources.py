@@ -10,10 +10,13 @@ Engines and where they come from (Debian packages):
 * ``flite``: the flite voices kal, kal16, awb, rms, slt;
 * ``festival``: the festvox voices listed in ``FESTIVAL_VOICES`` (the Hindi,
   Marathi and Telugu voices are left out: they crash on Latin-script text);
-* real recordings: the Asterisk voice-prompt packages in ``REAL_SPEAKERS``.
+* real recordings: the Asterisk voice-prompt packages in ``REAL_SPEAKERS``, and
+  the words and letters recorded for two KDE games (``KDE_ROOTS``), one speaker
+  per language folder (``kde_speakers``).
 """
 
 import collections
+import hashlib
 import os
 import shutil
 import subprocess
@@ -54,6 +57,19 @@ REAL_SPEAKERS = {
 }
 
 
+# the KDE games' recorded words (ktuberling-data) and letters and syllables
+# (klettres-data): package -> folder holding one sub-folder of recordings per language
+KDE_ROOTS = {"ktuberling": "/usr/share/ktuberling/sounds", "klettres": "/usr/share/klettres"}
+KDE_AUDIO = (".ogg", ".opus", ".wav")
+# language folders that are one speaker under another name: the four Serbian
+# scripts and dialects of ktuberling share one set of recordings
+KDE_SAME_SPEAKER = {"ktuberling_sr@latin": "ktuberling_sr", "ktuberling_sr@ijekavian": "ktuberling_sr",
+                    "ktuberling_sr@ijekavianlatin": "ktuberling_sr"}
+# language folders left out, and why
+KDE_EXCLUDED = {"ktuberling_ga": "frame-wise frozen spectra and long runs of digital silence: "
+                                 "vocoded or synthetic, not a plain recording"}
+
+
 def engine_available(engine):
     return shutil.which({"flite": "flite", "festival": "festival"}[engine]) is not None
 
@@ -70,6 +86,40 @@ def real_files(speaker, root=ASTERISK):
                 if f.endswith(ext) and not rel.startswith("silence"):
                     out.append((rel[:-len(ext)], os.path.join(d, f)))
     return sorted(out)
+
+
+def kde_speakers(roots=None):
+    """{speaker: sorted [(prompt id, path)]} of the KDE games' recordings found under
+    ``roots`` (default ``KDE_ROOTS``; a missing package is skipped).  A speaker is
+    ``<package>_<language folder>`` (``KDE_SAME_SPEAKER`` merges, ``KDE_EXCLUDED``
+    drops); the prompt id is the file's path in its folder without extension.
+    A file whose bytes another of the speaker's files already has is skipped."""
+    out = {}
+    for package, root in sorted((KDE_ROOTS if roots is None else roots).items()):
+        if not os.path.isdir(root):
+            continue
+        for lang in sorted(os.listdir(root)):
+            speaker = "%s_%s" % (package, lang)
+            speaker = KDE_SAME_SPEAKER.get(speaker, speaker)
+            base = os.path.join(root, lang)
+            if speaker in KDE_EXCLUDED or not os.path.isdir(base):
+                continue
+            for d, _, files in sorted(os.walk(base)):
+                for f in sorted(files):
+                    stem, ext = os.path.splitext(f)
+                    if ext in KDE_AUDIO:
+                        rel = os.path.relpath(os.path.join(d, stem), base)
+                        out.setdefault(speaker, []).append((rel, os.path.join(d, f)))
+    for speaker, files in out.items():
+        seen, kept = set(), []
+        for p, f in sorted(files):
+            with open(f, "rb") as fh:
+                digest = hashlib.sha1(fh.read()).hexdigest()
+            if digest not in seen:
+                seen.add(digest)
+                kept.append((p, f))
+        out[speaker] = kept
+    return out
 
 
 def recording(path):
@@ -91,16 +141,44 @@ def to_8k(x, rate):
     return x
 
 
+def frame_energy(x, hop=80):
+    """Mean square of each whole ``hop``-sample frame (10 ms at 8 kHz)."""
+    n = len(x) // hop
+    return (x[: n * hop].reshape(n, hop) ** 2).mean(axis=1)
+
+
 def trim(x, thresh_db=-40.0, margin=0.05):
     """Cut leading/trailing silence (80-sample frames 40 dB below the loudest)."""
     hop = 80
-    n = len(x) // hop
-    if n < 2:
+    e = frame_energy(x, hop)
+    if len(e) < 2:
         return x
-    e = (x[: n * hop].reshape(n, hop) ** 2).mean(axis=1)
     act = np.nonzero(e > e.max() * 10 ** (thresh_db / 10))[0]
     m = int(margin * SR)
     return x[max(0, act[0] * hop - m):min(len(x), (act[-1] + 1) * hop + m)]
+
+
+def trim_above_noise(x, floor_margin_db=10.0, max_gap=0.3, margin=0.05):
+    """The spoken part of a recorded word, letter or syllable, for recordings whose
+    hiss, hum or clicks ``trim`` would keep.
+
+    Frame energies (10 ms) are smoothed over 50 ms; a frame is active above a threshold
+    ``floor_margin_db`` over the noise floor (the 20th percentile of the smoothed
+    energies), kept between 40 and 20 dB below the loudest frame.  Active frames
+    form runs across gaps up to ``max_gap`` seconds; kept: the run of most energy (so
+    a click or a breath further away goes), plus ``margin`` seconds each side."""
+    hop = 80
+    e = frame_energy(x, hop)
+    if len(e) < 2:
+        return x
+    smooth = np.convolve(e, np.ones(5) / 5, "same") + 1e-20
+    floor_db = 10 * np.log10(np.percentile(smooth, 20) / smooth.max())
+    thresh = smooth.max() * 10 ** (min(-20.0, max(-40.0, floor_db + floor_margin_db)) / 10)
+    active = np.nonzero(smooth > thresh)[0]
+    runs = np.split(active, np.nonzero(np.diff(active) > max_gap * SR / hop)[0] + 1)
+    run = max(runs, key=lambda r: smooth[r].sum())
+    m = int(margin * SR)
+    return x[max(0, run[0] * hop - m):min(len(x), (run[-1] + 1) * hop + m)]
 
 
 def render(voice, texts, tmpdir):

@@ -146,6 +146,23 @@ def export_state_dict(model, gain):
 # checkpoints
 # --------------------------------------------------------------------------
 
+def initial_state(path, model_hp):
+    """Weights to start a new run from: an npsep ``.npz`` export, a training
+    checkpoint ``ckpt.pt`` (its model must have hyper-parameters ``model_hp``) or a
+    plain state_dict ``.pt``.  Returns {name: tensor}."""
+    if path.endswith(".npz"):
+        with np.load(path, allow_pickle=False) as z:
+            return {k: torch.from_numpy(z[k]) for k in z.files if k != "__config__"}
+    ck = torch.load(path, map_location="cpu", weights_only=False)
+    if isinstance(ck, dict) and "model" in ck and "optimizer" in ck:
+        if ck["config"]["model"] != model_hp:
+            raise ValueError("its model %s differs from the config's %s" % (ck["config"]["model"], model_hp))
+        return dict(ck["model"])
+    if not isinstance(ck, dict) or not all(torch.is_tensor(v) for v in ck.values()):
+        raise ValueError("neither a training checkpoint nor a state_dict")
+    return dict(ck)
+
+
 def atomic_save(obj, path):
     tmp = path + ".tmp"
     torch.save(obj, tmp)
@@ -192,6 +209,9 @@ def main(argv=None):
     ap.add_argument("--init-npz", default=None,
                     help="start a run that has no checkpoint from the weights of an npsep .npz file "
                          "(e.g. npsep/data/default_model.npz): how a later session continues the bundled model")
+    ap.add_argument("--init-state", default=None,
+                    help="start a run that has no checkpoint from another run's weights: its ckpt.pt or a "
+                         "plain state_dict .pt (e.g. best_state_dict.pt); optimizer, step and lr start fresh")
     ap.add_argument("--benchmark", type=int, default=0,
                     help="only time this many training steps and exit")
     ap.add_argument("--lr-now", type=float, default=None,
@@ -200,6 +220,8 @@ def main(argv=None):
     ap.add_argument("--set", action="append", default=[],
                     help="override a config entry, e.g. --set batch_size=2 --set model.in_channels=256")
     a = ap.parse_args(argv)
+    if a.init_npz and a.init_state:
+        ap.error("--init-npz and --init-state are alternatives: give one")
 
     cfg = load_config(a.config)
     for kv in a.set:
@@ -262,16 +284,19 @@ def main(argv=None):
         log("resumed from %s at step %d (best val SI-SDRi %.2f dB, lr %.2e)"
             % (ckpt_path, step, best, opt.param_groups[0]["lr"]))
     else:
-        if a.init_npz:
-            with np.load(a.init_npz, allow_pickle=False) as z:
-                sd = {k: torch.from_numpy(z[k]) for k in z.files if k != "__config__"}
-            # an exported model has its output gain folded into decoder.weight (export_state_dict);
-            # SI-SDR ignores scale, but Adam's step is absolute: give the decoder back the scale
-            # of a fresh initialisation so the first steps do not swamp it
-            fresh = model.state_dict()["decoder.weight"]
-            sd["decoder.weight"] = sd["decoder.weight"] * (fresh.norm() / sd["decoder.weight"].norm())
-            model.load_state_dict(sd)
-            log("initialised from %s" % a.init_npz)
+        init = a.init_npz or a.init_state
+        if init:
+            try:
+                sd = initial_state(init, cfg["model"])
+                # SI-SDR ignores scale, but Adam's step is absolute: give the decoder (whose weight
+                # may carry an exported output gain) the scale of a fresh initialisation so the
+                # first steps do not swamp it
+                fresh = model.state_dict()["decoder.weight"]
+                sd["decoder.weight"] = sd["decoder.weight"] * (fresh.norm() / sd["decoder.weight"].norm())
+                model.load_state_dict(sd)
+            except (OSError, KeyError, ValueError, RuntimeError) as e:
+                sys.exit("cannot initialise from %s: %s" % (init, " ".join(str(e).split())[:300]))
+            log("initialised from %s" % init)
         log("fresh run: %s" % json.dumps(cfg))
         log("model params: %d; data %s (%d training utterances); run dir %s"
             % (nparams, data_dir, len(mixer), run_dir))
