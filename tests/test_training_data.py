@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 from scipy.io import wavfile
+from scipy.signal import lfilter
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "training"))
@@ -131,6 +132,37 @@ def test_train_mixer_on_synthetic_shards(tmp_path):
     m2, _ = mixer.batch(16, np.random.default_rng(2))
     m3, _ = mixer.batch(16, np.random.default_rng(3))
     assert np.array_equal(mix, m2) and not np.array_equal(mix, m3)
+
+
+def _period(x):
+    """The pitch period (samples): the first lag in 30..130 whose autocorrelation is
+    within 10 % of that range's highest (a later peak at twice the period may be higher)."""
+    spec = np.fft.rfft(x, 2 * len(x))
+    r = np.fft.irfft(spec * spec.conj())[30:131]
+    return 30 + int(np.argmax(r >= 0.9 * r.max()))
+
+
+def test_train_mixer_reshape_gives_each_draw_a_new_pitch_within_range(tmp_path):
+    # one 1.5 s utterance: a 125 Hz pulse train (period 64 samples) through one resonance
+    n = 12000
+    x = np.zeros(n)
+    x[::64] = 1.0
+    x = lfilter([1.0], [1.0, -1.3, 0.8], x).astype(np.float32)
+    index = [{"id": "u%d" % i, "shard": 0, "offset": 0, "length": n, "voice": "x+s%d" % i}
+             for i in range(2)]
+    np.save(tmp_path / "shard_000.npy", x)
+    with open(tmp_path / "index.json", "w") as f:
+        json.dump({"sr": 8000, "utterances": index}, f)
+    plain = tdata.TrainMixer(str(tmp_path), 16000)
+    reshaped = tdata.TrainMixer(str(tmp_path), 16000, reshape=1.0)
+    rng = np.random.default_rng(5)
+    assert {_period(plain._talker(0, rng)) for _ in range(5)} == {64}
+    periods = [_period(reshaped._talker(0, rng)) for _ in range(12)]
+    lo, hi = 64 / 2 ** (4 / 12), 64 * 2 ** (4 / 12)   # PITCH_RANGE is +-4 semitones
+    assert all(lo - 1 <= p <= hi + 1 for p in periods), periods
+    assert len(set(periods)) >= 6, periods             # a new pitch for (almost) every draw
+    t = reshaped._talker(0, np.random.default_rng(9))
+    assert t.shape == (16000,) and np.array_equal(t, reshaped._talker(0, np.random.default_rng(9)))
 
 
 @pytest.mark.skipif(not HAVE_ESPEAK, reason="espeak-ng not installed")

@@ -27,12 +27,17 @@ class TrainMixer:
     per talker speed (p 0.5) and tilt + EQ (p 0.5); per mixture a telephone
     (p 0.2) or wideband (p 0.1) band limit of both talkers, and white noise
     under the mixture only (p 0.3), so the targets stay clean.
+
+    ``reshape`` is the probability, per talker and independently, of a pitch shift
+    (``augment.PITCH_RANGE``) and of a formant warp (``augment.FORMANT_RANGE``)
+    drawn afresh for every example, so that each talker is a new voice every time
+    (the corpus holds only three fixed versions of each real utterance).
     """
 
     MIN_PITCH_APART = 3.0
     MIN_FORMANT_RATIO = 1.15
 
-    def __init__(self, train_dirs, seg_len, level_db=5.0, augment=False):
+    def __init__(self, train_dirs, seg_len, level_db=5.0, augment=False, reshape=0.0):
         if isinstance(train_dirs, str):
             train_dirs = {train_dirs: 1.0}
         self.index, self.shards, group = [], [], []
@@ -51,6 +56,7 @@ class TrainMixer:
         self.seg_len = int(seg_len)
         self.level_db = float(level_db)
         self.augment = bool(augment)
+        self.reshape = float(reshape)
         names = [u["voice"].split("+", 1)[1] for u in self.index]
         self.speaker = np.unique(names, return_inverse=True)[1]
         self.pitch = np.array([u.get("pitch_st") or 0.0 for u in self.index])
@@ -94,7 +100,16 @@ class TrainMixer:
         x = self._utt(i)
         if self.augment and rng.random() < 0.5:
             x = augment.speed(x, rng.uniform(*augment.SPEED_RANGE))
+        if rng.random() < self.reshape:
+            # a pitch shift changes the length by up to 2^(4/12): cut a window of that much first
+            n = int(self.seg_len * 1.3)
+            if len(x) > n:
+                a = rng.integers(0, len(x) - n + 1)
+                x = x[a:a + n]
+            x = augment.pitch_shift(x, rng.uniform(*augment.PITCH_RANGE))
         x = self._place(x, rng)
+        if rng.random() < self.reshape:
+            x = augment.formant_warp(x, rng.uniform(*augment.FORMANT_RANGE))
         if self.augment and rng.random() < 0.5:
             x = augment.tilt_eq(x, rng.uniform(*augment.TILT_RANGE), rng.uniform(200, 3500),
                                 rng.uniform(*augment.EQ_GAIN_RANGE), rng.uniform(0.7, 2.0))

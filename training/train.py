@@ -54,6 +54,7 @@ DEFAULTS = {
     "train_splits": {"train": 1.0},   # corpus training splits and the share of talkers drawn from each
     "val_split": "val",
     "augment": False,                  # the mixing-time augmentations of data.TrainMixer
+    "reshape": 0.0,                    # per talker, probability of a fresh pitch shift and of a formant warp
 }
 
 
@@ -240,7 +241,7 @@ def main(argv=None):
 
     seg_len = int(round(cfg["seg_sec"] * data.SR))
     mixer = data.TrainMixer({os.path.join(data_dir, k): w for k, w in cfg["train_splits"].items()},
-                            seg_len, cfg["level_db"], cfg["augment"])
+                            seg_len, cfg["level_db"], cfg["augment"], cfg["reshape"])
     torch.manual_seed(cfg["seed"])
     np_rng = np.random.default_rng(cfg["seed"])
     random.seed(cfg["seed"])
