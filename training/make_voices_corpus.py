@@ -18,7 +18,10 @@ other split names) and is derived deterministically from ``--seed``:
   augmentations of ``augment.py`` (formant warp, pitch shift, codec round trip,
   simulated room); a training synthesiser utterance gets one such chain;
 * ``test_tel`` is the espeak ``test`` split's first mixtures with both sources
-  band-passed to the telephone band (300-3400 Hz).
+  band-passed to the telephone band (300-3400 Hz);
+* the SVOX Pico voices (one speaker per language) have splits of their own
+  (``PICO_SPLITS``), their sentences drawn from a stream of their own, so that
+  adding them left every other split's plan as it was.
 
 Splits written (beside ``train``, ``val``, ``test`` ... of ``make_corpus.py``):
 
@@ -27,8 +30,11 @@ Splits written (beside ``train``, ``val``, ``test`` ... of ``make_corpus.py``):
     test_synth                fixed mixtures of the held-out synthesiser voices
     test_real                 fixed mixtures of the two held-out real speakers
     test_tel                  telephone-band copy of espeak test mixtures
+    train_pico                single-speaker shards of four Pico voices
+    test_pico                 fixed mixtures of the two held-out Pico voices
 
     python training/make_voices_corpus.py            # ~10 min of CPU
+    python training/make_voices_corpus.py --split train_pico --split test_pico
 """
 
 import hashlib
@@ -59,15 +65,21 @@ SYNTH_SPLITS = {
     "test": ["flite_awb", "flite_rms", "flite_slt", "cmu_us_slt_arctic_hts"],
 }
 REAL_SPLITS = {"train": ["allison", "ivrvoice_ru"], "test": ["menardi", "es_co"]}
+PICO_SPLITS = {"train": ["pico_en-US", "pico_de-DE", "pico_es-ES", "pico_it-IT"],
+               "test": ["pico_en-GB", "pico_fr-FR"]}
 REAL_TEST_BUCKETS = {0, 1, 2}      # sha1(prompt id) % 10: prompts only the test split may use
 
 DEFAULT_SENTENCES = {"train": 100, "val": 40, "test": 40}     # per synthesiser voice
-DEFAULT_MIXES = {"val_voices": 150, "test_synth": 100, "test_real": 100, "test_tel": 200}
+DEFAULT_PICO_SENTENCES = {"train": 300, "test": 100}                # per Pico voice
+DEFAULT_MIXES = {"val_voices": 150, "test_synth": 100, "test_real": 100, "test_tel": 200,
+                 "test_pico": 100}
 REAL_COPIES = 3
 REAL_UTT_SEC = (3.5, 6.0)          # a real-speaker utterance: prompts joined up to this long
 PAUSE_SEC = (0.1, 0.4)
 
-VOICES = {v.name: v for v in sources.FLITE_VOICES + sources.FESTIVAL_VOICES}
+VOICES = {v.name: v for v in sources.FLITE_VOICES + sources.FESTIVAL_VOICES + sources.PICO_VOICES}
+SPLIT_NAMES = ["train_synth", "val_voices", "test_synth", "train_real", "test_real",
+               "test_tel", "train_pico", "test_pico"]
 
 
 # --------------------------------------------------------------------------
@@ -84,12 +96,13 @@ def draw_chain(r):
             "seed": r.randrange(2 ** 31)}
 
 
-def synth_texts(seed, per_voice):
-    """English sentences per split (hash-routed like ``make_corpus``), from a stream
-    seeded apart from the espeak corpus's so that these voices say other sentences."""
-    want = {s: n * len(SYNTH_SPLITS[s]) for s, n in per_voice.items()}
+def routed_texts(stream_seed, voice_splits, per_voice):
+    """``per_voice[s]`` English sentences for each voice of ``voice_splits[s]``, by split
+    ``s`` ("train", "val", "test"), hash-routed like ``make_corpus``, from the sentence
+    stream ``stream_seed`` (streams apart from the espeak corpus's say other sentences)."""
+    want = {s: n * len(voice_splits[s]) for s, n in per_voice.items()}
     texts = {s: [] for s in want}
-    for t in sentences.sentence_stream("en", seed + 1000):
+    for t in sentences.sentence_stream("en", stream_seed):
         if all(len(texts[s]) >= want[s] for s in want):
             return texts
         b = make_corpus._bucket(t)
@@ -118,24 +131,33 @@ def real_utterances(speaker, split, seed, root):
     return out
 
 
-def make_plan(seed=0, per_voice=None, mixes=None, root=sources.ASTERISK, real=True):
-    """Deterministic plan of every utterance (with its augmentation chain) and mixture."""
-    per_voice = dict(DEFAULT_SENTENCES if per_voice is None else per_voice)
-    mixes = dict(DEFAULT_MIXES if mixes is None else mixes)
-    texts = synth_texts(seed, per_voice)
+def synth_splits(seed, stream_seed, voice_splits, per_voice, split_names):
+    """``{split name: {"utterances": [...]}}`` of synthesiser voices: ``voice_splits``
+    and ``per_voice`` by split ("train", "val", "test"), ``split_names`` the split
+    written for each; every training utterance gets an augmentation chain."""
+    texts = routed_texts(stream_seed, voice_splits, per_voice)
     splits = {}
-    synth_name = {"train": "train_synth", "val": "val_voices", "test": "test_synth"}
-    for split, names in SYNTH_SPLITS.items():
+    for split, names in voice_splits.items():
         us = []
         for vi, name in enumerate(names):
             v = VOICES[name]
             for k in range(per_voice[split]):
-                uid = "%s_%s_%04d" % (synth_name[split], name, k)
+                uid = "%s_%s_%04d" % (split_names[split], name, k)
                 r = random.Random("chain:%d:%s" % (seed, uid))
                 us.append({"id": uid, "kind": "synth", "voice": name, "engine": v.engine,
                            "variant": v.speaker, "text": texts[split][vi * per_voice[split] + k],
                            "chain": draw_chain(r) if split == "train" else None})
-        splits[synth_name[split]] = {"utterances": us}
+        splits[split_names[split]] = {"utterances": us}
+    return splits
+
+
+def make_plan(seed=0, per_voice=None, mixes=None, root=sources.ASTERISK, real=True, pico_per_voice=None):
+    """Deterministic plan of every utterance (with its augmentation chain) and mixture."""
+    per_voice = dict(DEFAULT_SENTENCES if per_voice is None else per_voice)
+    pico_per_voice = dict(DEFAULT_PICO_SENTENCES if pico_per_voice is None else pico_per_voice)
+    mixes = dict(DEFAULT_MIXES if mixes is None else mixes)
+    splits = synth_splits(seed, seed + 1000, SYNTH_SPLITS, per_voice,
+                          {"train": "train_synth", "val": "val_voices", "test": "test_synth"})
     if real:
         for split, name in (("train", "train_real"), ("test", "test_real")):
             us = []
@@ -149,7 +171,9 @@ def make_plan(seed=0, per_voice=None, mixes=None, root=sources.ASTERISK, real=Tr
                                    "parts": parts, "chain": draw_chain(r) if c else None})
             if us:      # the recordings are installed
                 splits[name] = {"utterances": us}
-    for name in ("val_voices", "test_synth", "test_real"):
+    splits.update(synth_splits(seed, seed + 2000, PICO_SPLITS, pico_per_voice,
+                               {"train": "train_pico", "test": "test_pico"}))
+    for name in ("val_voices", "test_synth", "test_real", "test_pico"):
         if name in splits and name in mixes:
             splits[name]["mixtures"] = make_corpus.plan_mixtures(
                 splits[name]["utterances"], mixes[name], seed, name)
@@ -225,23 +249,26 @@ def render_utterances(us, procs, job=render_job):
 
 
 def write_planned_splits(plan, out, plan_name, order, procs, force, job=render_job):
-    """Save ``plan`` as ``out/plan_name`` and write the splits named in ``order``, each
-    rendered by ``job``; a split whose folder exists and whose plan is the one in the
-    previous plan file is skipped, unless ``force``.  At most 2 worker processes."""
+    """Write the splits of ``plan`` named in ``order``, each rendered by ``job``, and
+    record in ``out/plan_name`` the plan of each split once it is written (the plan
+    file describes what is on disk: other splits keep their recorded plan, and a run
+    stopped halfway re-renders the split it was writing).  A split whose folder exists
+    and whose plan is the recorded one is skipped, unless ``force``.  At most 2
+    worker processes."""
     os.makedirs(out, exist_ok=True)
     plan_path = os.path.join(out, plan_name)
-    old = json.load(open(plan_path)) if os.path.exists(plan_path) else None
-    with open(plan_path + ".tmp", "w") as f:
-        json.dump(plan, f, ensure_ascii=False)
-    os.replace(plan_path + ".tmp", plan_path)
+    recorded = json.load(open(plan_path))["splits"] if os.path.exists(plan_path) else {}
     for split in order:
         entry = plan["splits"][split]
-        if (os.path.isdir(os.path.join(out, split)) and old is not None
-                and old["splits"].get(split) == entry and not force):
+        if os.path.isdir(os.path.join(out, split)) and recorded.get(split) == entry and not force:
             print("%s: up to date" % split)
             continue
         audio = render_utterances(entry["utterances"], max(1, min(2, procs)), job)
         sec = make_corpus.write_split(split, entry, audio, out, voice_fields)
+        recorded[split] = entry
+        with open(plan_path + ".tmp", "w") as f:
+            json.dump(dict(plan, splits=recorded), f, ensure_ascii=False)
+        os.replace(plan_path + ".tmp", plan_path)
         print("%s: %d speakers, %d utterances, %.2f h%s" % (
             split, len({u["variant"] for u in entry["utterances"]}), len(audio), sec / 3600,
             ", %d mixtures" % len(entry["mixtures"]) if "mixtures" in entry else ""), flush=True)
@@ -278,23 +305,37 @@ def write_telephone_split(espeak_test, out_dir, n):
     os.rename(tmp, sdir)
 
 
+def missing_sources(splits, plan):
+    """What the chosen splits need and this machine lacks: synthesisers, the Asterisk recordings."""
+    engines = {u["engine"] for s in splits if s in plan["splits"]
+               for u in plan["splits"][s]["utterances"] if u["kind"] == "synth"}
+    real = not {"train_real", "test_real"}.isdisjoint(splits)
+    return ([e for e in sorted(engines) if not sources.engine_available(e)]
+            + ([sources.ASTERISK] if real and not os.path.isdir(sources.ASTERISK) else []))
+
+
 def main(argv=None):
-    a = make_corpus.corpus_arguments(__doc__).parse_args(argv)
-    missing = [e for e in ("flite", "festival") if not sources.engine_available(e)]
-    if missing or not os.path.isdir(sources.ASTERISK):
-        sys.exit("missing %s: see training/README.md (apt-get install ...)"
-                 % ", ".join(missing + ([sources.ASTERISK] if not os.path.isdir(sources.ASTERISK) else [])))
+    ap = make_corpus.corpus_arguments(__doc__)
+    ap.add_argument("--split", action="append", choices=SPLIT_NAMES, dest="splits",
+                    help="write only this split (repeatable; default: every split)")
+    a = ap.parse_args(argv)
+    splits = a.splits or SPLIT_NAMES
     per_voice = {k: max(2, int(round(v * a.scale))) for k, v in DEFAULT_SENTENCES.items()}
+    pico_per_voice = {k: max(2, int(round(v * a.scale))) for k, v in DEFAULT_PICO_SENTENCES.items()}
     mixes = {k: max(2, int(round(v * a.scale))) for k, v in DEFAULT_MIXES.items()}
-    plan = make_plan(a.seed, per_voice, mixes)
+    plan = make_plan(a.seed, per_voice, mixes, pico_per_voice=pico_per_voice)
+    missing = missing_sources(splits, plan)
+    if missing:
+        sys.exit("missing %s: see training/README.md (apt-get install ..., pip install ttspico==0.3.2)"
+                 % ", ".join(missing))
     # the fixed splits first: a training run can start once val_voices is written
-    order = sorted(plan["splits"], key=lambda s: s.startswith("train"))
+    order = sorted((s for s in plan["splits"] if s in splits), key=lambda s: s.startswith("train"))
     write_planned_splits(plan, a.out, "plan_voices.json", order, a.procs, a.force)
     espeak_test = os.path.join(a.out, "test")
-    if os.path.isdir(espeak_test):
+    if "test_tel" in splits and os.path.isdir(espeak_test):
         write_telephone_split(espeak_test, a.out, plan["test_tel"])
         print("test_tel: %d mixtures" % plan["test_tel"])
-    else:
+    elif "test_tel" in splits:
         print("test_tel skipped: run make_corpus.py first (it writes the espeak test split)")
     print("corpus in", a.out)
 

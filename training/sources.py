@@ -10,6 +10,9 @@ Engines and where they come from (Debian packages):
 * ``flite``: the flite voices kal, kal16, awb, rms, slt;
 * ``festival``: the festvox voices listed in ``FESTIVAL_VOICES`` (the Hindi,
   Marathi and Telugu voices are left out: they crash on Latin-script text);
+* ``pico``: the six SVOX Pico voices of ``PICO_VOICES``, one speaker per language,
+  from the ``ttspico`` package on PyPI (a training-only dependency, built from its
+  source distribution: ``pip install ttspico==0.3.2``);
 * real recordings: the Asterisk voice-prompt packages in ``REAL_SPEAKERS``, and
   the words and letters recorded for two KDE games (``KDE_ROOTS``), one speaker
   per language folder (``kde_speakers``).
@@ -17,6 +20,8 @@ Engines and where they come from (Debian packages):
 
 import collections
 import hashlib
+import importlib.metadata
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -44,6 +49,16 @@ FESTIVAL_VOICES = [
     Voice("suo_fi_lj_diphone", "festival", "fi_lj", "fi"),
     Voice("hy_fi_mv_diphone", "festival", "fi_mv", "fi"),
     Voice("msu_ru_nsh_clunits", "festival", "ru_nsh", "ru")]
+# Pico's voices; the speaker is the tag of the language's signal-generation file
+# (``<lang>_<speaker>_sg.bin``): every language is spoken by another person
+PICO_VOICES = [Voice("pico_" + lang, "pico", "%s_%s" % (lang, tag), lang)
+               for lang, tag in (("en-US", "lh0"), ("en-GB", "kh0"), ("de-DE", "gl0"),
+                                 ("es-ES", "zl0"), ("fr-FR", "nk0"), ("it-IT", "cm0"))]
+PICO_SR = 16000
+# Pico's volume (0-500, default 100): at 100, 0.004-1 % of the samples of 30 English
+# sentences hit full scale in every voice (clipped); at 40 the loudest sample of 200
+# sentences is at -2.3 dBFS (it-IT) or below
+PICO_VOLUME = 40
 
 ASTERISK = "/usr/share/asterisk/sounds"
 # speaker -> (package, folder under ASTERISK, file extension); the en and es-MX
@@ -71,7 +86,31 @@ KDE_EXCLUDED = {"ktuberling_ga": "frame-wise frozen spectra and long runs of dig
 
 
 def engine_available(engine):
+    if engine == "pico":
+        return importlib.util.find_spec("ttspico") is not None
     return shutil.which({"flite": "flite", "festival": "festival"}[engine]) is not None
+
+
+def pico_language_dir():
+    """The folder of Pico's language files, wherever pip put the package's data files
+    (``<prefix>/languages``, which ``ttspico`` itself finds only under ``sys.prefix``)."""
+    files = importlib.metadata.distribution("ttspico").files or []
+    found = [f.locate() for f in files if f.name.endswith("_ta.bin")]
+    if not found:
+        raise RuntimeError("ttspico is installed without its language files: "
+                           "pip install --force-reinstall ttspico==0.3.2")
+    return os.path.dirname(os.path.normpath(str(found[0])))
+
+
+def pico_speak(lang, text, lang_dir=None):
+    """Pico saying ``text`` in language ``lang`` (e.g. "en-US"): int16 samples at
+    ``PICO_SR``.  A fresh engine for every text: an engine carries state from one
+    text into the next, so reusing one would make a sentence's audio depend on the
+    sentences said before it."""
+    import ttspico
+    engine = ttspico.TtsEngine(lang, lang_dir=lang_dir or pico_language_dir())
+    engine.volume = PICO_VOLUME
+    return np.frombuffer(engine.speak(text) or b"", dtype=np.int16)
 
 
 def real_files(speaker, root=ASTERISK):
@@ -183,6 +222,16 @@ def trim_above_noise(x, floor_margin_db=10.0, max_gap=0.3, margin=0.05):
 
 def render(voice, texts, tmpdir):
     """Synthesise ``texts`` with one voice: a list of float64 signals at 8 kHz, trimmed."""
+    if voice.engine == "pico":
+        lang_dir = pico_language_dir()
+        said = [(pico_speak(voice.lang, t, lang_dir) / 32768.0, PICO_SR) for t in texts]
+    else:
+        said = _render_files(voice, texts, tmpdir)
+    return [trim(to_8k(x, rate))[: int(MAX_UTT_SEC * SR)] for x, rate in said]
+
+
+def _render_files(voice, texts, tmpdir):
+    """(signal, rate) of each text said by a flite or festival voice through WAV files."""
     paths = [os.path.join(tmpdir, "%s_%05d.wav" % (voice.name, i)) for i in range(len(texts))]
     if voice.engine == "flite":
         for t, p in zip(texts, paths):
@@ -199,9 +248,8 @@ def render(voice, texts, tmpdir):
                 raise RuntimeError("festival voice %s cannot say %r" % (voice.name, texts[i]))
     out = []
     for p in paths:
-        x, rate = soundfile.read(p, dtype="float64")
+        out.append(soundfile.read(p, dtype="float64"))
         os.unlink(p)
-        out.append(trim(to_8k(x, rate))[: int(MAX_UTT_SEC * SR)])
     return out
 
 
