@@ -49,8 +49,9 @@ FESTIVAL_VOICES = [
     Voice("suo_fi_lj_diphone", "festival", "fi_lj", "fi"),
     Voice("hy_fi_mv_diphone", "festival", "fi_mv", "fi"),
     Voice("msu_ru_nsh_clunits", "festival", "ru_nsh", "ru")]
-# Pico's voices; the speaker is the tag of the language's signal-generation file
-# (``<lang>_<speaker>_sg.bin``): every language is spoken by another person
+# Pico's voices; the speaker is named by the language and the tag of its signal-
+# generation file (``<lang>_<tag>_sg.bin``), which differs in every language: each
+# language's voice is a speaker of its own
 PICO_VOICES = [Voice("pico_" + lang, "pico", "%s_%s" % (lang, tag), lang)
                for lang, tag in (("en-US", "lh0"), ("en-GB", "kh0"), ("de-DE", "gl0"),
                                  ("es-ES", "zl0"), ("fr-FR", "nk0"), ("it-IT", "cm0"))]
