@@ -1,9 +1,10 @@
 """Tests of the many-real-speakers splits (training/make_real_corpus.py and the KDE
-recordings' discovery in training/sources.py).
+games' and gcin-voice's recordings' discovery in training/sources.py).
 
 The packages' folders are stood in for by tiny folders written here, laid out like
-``/usr/share/ktuberling/sounds/<lang>/*.ogg`` and ``/usr/share/klettres/<lang>/{alpha,syllab}/*.ogg``
-(noise bursts with quiet edges and a hiss floor), so CI needs neither package.
+``/usr/share/ktuberling/sounds/<lang>/*.ogg``, ``/usr/share/klettres/<lang>/{alpha,syllab}/*.ogg``
+and ``/usr/share/gcin-voice/ogg/<syllable>/{3,5}.ogg`` (noise bursts with quiet edges
+and a hiss floor), so CI needs none of the packages.
 """
 
 import json
@@ -29,6 +30,9 @@ pytestmark = pytest.mark.skipif("OGG" not in soundfile.available_formats(),
 
 KTUBERLING_LANGS = ["wa", "el", "de", "fr", "sr", "sr@latin", "ga"]
 KLETTRES_LANGS = ["cs", "he", "it"]
+GCIN_SYLLABLES = ["ㄅㄚ", "ㄅㄚ2", "ㄇㄚ3", "ㄇㄚ4", "ㄉㄚ", "ㄌㄧ2", "ㄏㄠ3", "ㄕ4", "ㄨㄛ3", "ㄋㄧ3",
+                  "ㄓ", "ㄓ1", "ㄗ4", "ㄙ", "ㄖㄣ2", "ㄍㄜ", "ㄎㄜ3", "ㄒㄧ4", "ㄐㄧ", "ㄑㄧ2"]
+GCIN_ONE_VOICE = {"ㄓ1", "ㄗ4"}         # folders holding only 3.ogg
 MIXES = 12
 
 
@@ -66,8 +70,26 @@ def kde_roots(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def plan(kde_roots):
-    return mr.make_plan(3, MIXES, kde_roots)
+def gcin_root(tmp_path_factory):
+    """A folder per syllable (made in reverse order: discovery must sort), each with the
+    syllable said in ``3.ogg`` and, except ``GCIN_ONE_VOICE``, in ``5.ogg``."""
+    base = tmp_path_factory.mktemp("gcin") / "ogg"
+    rng = np.random.default_rng(1)
+    for syllable in reversed(GCIN_SYLLABLES):
+        d = base / syllable
+        os.makedirs(d)
+        for name in ("3.ogg", "5.ogg"):
+            if name == "5.ogg" and syllable in GCIN_ONE_VOICE:
+                continue
+            soundfile.write(str(d / name), word(rng, rng.uniform(0.25, 0.5), 44100), 44100, format="OGG")
+    (base / "ㄅㄚ" / "4.ogg").write_bytes((base / "ㄅㄚ" / "3.ogg").read_bytes())   # no one's file name
+    (base / "README").write_text("not a syllable")
+    return str(base)
+
+
+@pytest.fixture(scope="module")
+def plan(kde_roots, gcin_root):
+    return mr.make_plan(3, MIXES, kde_roots, gcin_root)
 
 
 def utts(plan, split):
@@ -92,6 +114,59 @@ def test_discovery_skips_a_missing_package(kde_roots, tmp_path):
     assert set(found) == {"klettres_" + l for l in KLETTRES_LANGS}
 
 
+def test_gcin_discovery_finds_two_speakers_by_file_name(gcin_root):
+    found = sources.gcin_speakers(gcin_root)
+    assert set(found) == {"gcin_liu", "gcin_chulo"} == set(sources.GCIN_SPEAKERS.values())
+    # sorted by syllable, the prompt id; each speaker's own file of every folder
+    assert [p for p, _ in found["gcin_liu"]] == sorted(GCIN_SYLLABLES)
+    assert [p for p, _ in found["gcin_chulo"]] == sorted(set(GCIN_SYLLABLES) - GCIN_ONE_VOICE)
+    assert all(f == os.path.join(gcin_root, p, "3.ogg") for p, f in found["gcin_liu"])
+    assert all(f == os.path.join(gcin_root, p, "5.ogg") for p, f in found["gcin_chulo"])
+
+
+def test_gcin_discovery_skips_a_missing_package(tmp_path, kde_roots, plan):
+    assert sources.gcin_speakers(str(tmp_path / "no")) == {}
+    without = mr.make_plan(3, MIXES, kde_roots, str(tmp_path / "no"))
+    assert utts(without, "train_gcin") == [] and utts(plan, "train_gcin")
+
+
+def test_adding_gcin_leaves_the_older_splits_plans_as_they_were(plan, kde_roots, tmp_path):
+    before = mr.make_plan(3, MIXES, kde_roots, str(tmp_path / "no"))
+    for split in ("train_kde", "val_real"):
+        assert json.dumps(before["splits"][split]) == json.dumps(plan["splits"][split])
+    # and without the KDE games, train_gcin is planned all the same
+    alone = mr.make_plan(3, MIXES, {"ktuberling": str(tmp_path / "no")}, plan_gcin_root(plan))
+    assert utts(alone, "val_real") == [] == utts(alone, "train_kde")
+    assert json.dumps(alone["splits"]["train_gcin"]) == json.dumps(plan["splits"]["train_gcin"])
+
+
+def plan_gcin_root(plan):
+    """The stand-in package folder that ``plan``'s train_gcin files are in."""
+    return os.path.dirname(os.path.dirname(utts(plan, "train_gcin")[0]["parts"][0]["path"]))
+
+
+def test_gcin_split_is_disjoint_from_validation_and_test_speakers(plan):
+    gcin = {u["variant"] for u in utts(plan, "train_gcin")}
+    assert gcin == {"gcin_liu", "gcin_chulo"}
+    others = {u["variant"] for s in ("train_kde", "val_real") for u in utts(plan, s)}
+    asterisk = set(mv.REAL_SPLITS["train"]) | set(mv.REAL_SPLITS["test"])
+    assert not gcin & (others | asterisk)
+    files = {p["path"] for u in utts(plan, "train_gcin") for p in u["parts"]}
+    assert not files & {p["path"] for s in ("train_kde", "val_real") for u in utts(plan, s) for p in u["parts"]}
+    # every stand-in syllable of each speaker is used once (both are under MAX_TRAIN_SEC)
+    firsts = [p["path"] for u in utts(plan, "train_gcin") if u["id"].endswith("_0") for p in u["parts"]]
+    assert len(firsts) == len(set(firsts)) == 2 * len(GCIN_SYLLABLES) - len(GCIN_ONE_VOICE)
+
+
+def test_gcin_speakers_give_at_most_max_train_sec(gcin_root, monkeypatch):
+    monkeypatch.setattr(mr, "MAX_TRAIN_SEC", 2.0)
+    for speaker, files in sources.gcin_speakers(gcin_root).items():
+        us = [u for u in mr.speaker_split("train_gcin", speaker, files, 3, False) if u["id"].endswith("_0")]
+        items = [len(mr.item_audio(p["path"])) / sources.SR for u in us for p in u["parts"]]
+        # the item that reaches the limit is the last one taken
+        assert sum(items[:-1]) < 2.0 <= sum(items) and len(items) < len(files)
+
+
 def test_splits_are_disjoint_by_speaker(plan):
     train = {u["variant"] for u in utts(plan, "train_kde")}
     val = {u["variant"] for u in utts(plan, "val_real")}
@@ -104,11 +179,13 @@ def test_splits_are_disjoint_by_speaker(plan):
     assert not files["train_kde"] & files["val_real"]
 
 
-def test_plan_is_deterministic_and_seed_dependent(plan, kde_roots):
-    again = mr.make_plan(3, MIXES, kde_roots)
+def test_plan_is_deterministic_and_seed_dependent(plan, kde_roots, gcin_root):
+    again = mr.make_plan(3, MIXES, kde_roots, gcin_root)
     assert json.dumps(again, sort_keys=True) == json.dumps(plan, sort_keys=True)
-    other = mr.make_plan(4, MIXES, kde_roots)
-    assert [u["text"] for u in utts(other, "train_kde")] != [u["text"] for u in utts(plan, "train_kde")]
+    other = mr.make_plan(4, MIXES, kde_roots, gcin_root)
+    for split in ("train_kde", "train_gcin"):
+        assert [u["text"] for u in utts(other, split)] != [u["text"] for u in utts(plan, split)]
+        assert [u["chain"] for u in utts(other, split)] != [u["chain"] for u in utts(plan, split)]
 
 
 def planned_seconds(u):
@@ -118,7 +195,7 @@ def planned_seconds(u):
 
 
 def test_utterances_last_3_5_to_6_s_except_each_speakers_last(plan):
-    for split in ("train_kde", "val_real"):
+    for split in ("train_kde", "val_real", "train_gcin"):
         by_speaker = {}
         for u in utts(plan, split):
             if u["id"].endswith("_0"):
@@ -139,11 +216,12 @@ def test_utterances_last_3_5_to_6_s_except_each_speakers_last(plan):
 
 
 def test_training_utterances_come_in_three_versions_validation_in_one(plan):
-    by_base = {}
-    for u in utts(plan, "train_kde"):
-        by_base.setdefault(u["id"].rsplit("_", 1)[0], []).append(u["chain"])
-    assert by_base
-    assert all(len(c) == mv.REAL_COPIES and c[0] is None and all(c[1:]) for c in by_base.values())
+    for split in ("train_kde", "train_gcin"):
+        by_base = {}
+        for u in utts(plan, split):
+            by_base.setdefault(u["id"].rsplit("_", 1)[0], []).append(u["chain"])
+        assert by_base
+        assert all(len(c) == mv.REAL_COPIES and c[0] is None and all(c[1:]) for c in by_base.values())
     assert all(u["chain"] is None for u in utts(plan, "val_real"))
 
 
@@ -184,24 +262,46 @@ def test_trim_above_noise_keeps_a_word_with_a_short_pause_inside():
     assert start < 4000 and 6000 < end < 7600
 
 
-def test_generator_writes_loadable_splits_and_skips_unchanged(kde_roots, tmp_path, monkeypatch, capsys):
+def test_generator_writes_loadable_splits_and_skips_unchanged(kde_roots, gcin_root, tmp_path, monkeypatch,
+                                                              capsys):
     pytest.importorskip("pyroomacoustics")        # some augmentation chains simulate a room
     monkeypatch.setattr(sources, "KDE_ROOTS", kde_roots)
+    monkeypatch.setattr(sources, "GCIN_ROOT", gcin_root)
     out = str(tmp_path / "corpus")
-    mr.main(["--out", out, "--procs", "1", "--scale", str(MIXES / mr.VAL_MIXES)])
+    scale = ["--scale", str(MIXES / mr.VAL_MIXES)]
+    # first the corpus as it was before train_gcin: its plan file records only the KDE splits
+    mr.main(["--out", out, "--procs", "1", "--split", "train_kde", "--split", "val_real"] + scale)
     printed = capsys.readouterr().out
     assert "val_real: 4 speakers" in printed and "%d mixtures" % MIXES in printed
+    assert not os.path.exists(os.path.join(out, "train_gcin"))
     items = tdata.load_fixed_split(os.path.join(out, "val_real"))
     assert len(items) == MIXES
     for _, mix, src in items:
         assert np.allclose(mix, src.sum(0), atol=1e-6)
     mixer = tdata.TrainMixer(os.path.join(out, "train_kde"), 8000, augment=True)
     assert {u["voice"] for u in mixer.index} == {"real+" + u["variant"] for u in mr.make_plan(
-        0, MIXES, kde_roots)["splits"]["train_kde"]["utterances"]}
+        0, MIXES, kde_roots, gcin_root)["splits"]["train_kde"]["utterances"]}
     mix, src = mixer.batch(4, np.random.default_rng(0))
     assert mix.shape == (4, 1, 8000) and src.shape == (4, 2, 8000)
-    mr.main(["--out", out, "--procs", "1", "--scale", str(MIXES / mr.VAL_MIXES)])
-    assert "val_real: up to date" in capsys.readouterr().out
+    plan_path = os.path.join(out, "plan_real.json")
+    with open(plan_path) as f:
+        before = json.load(f)
+    assert sorted(before["splits"]) == ["train_kde", "val_real"]
+    index_time = os.path.getmtime(os.path.join(out, "train_kde", "index.json"))
+    # then every split: the KDE ones are skipped, train_gcin is added to the plan file
+    mr.main(["--out", out, "--procs", "1"] + scale)
+    printed = capsys.readouterr().out
+    assert "val_real: up to date" in printed and "train_kde: up to date" in printed
+    assert "train_gcin: 2 speakers" in printed
+    assert os.path.getmtime(os.path.join(out, "train_kde", "index.json")) == index_time
+    with open(plan_path) as f:
+        after = json.load(f)
+    assert {k: after["splits"][k] for k in before["splits"]} == before["splits"]
+    assert after["splits"]["train_gcin"] == mr.make_plan(0, MIXES, kde_roots, gcin_root)["splits"]["train_gcin"]
+    mixer = tdata.TrainMixer(os.path.join(out, "train_gcin"), 8000, augment=True)
+    assert {u["voice"] for u in mixer.index} == {"real+gcin_liu", "real+gcin_chulo"}
+    mix, src = mixer.batch(4, np.random.default_rng(0))
+    assert mix.shape == (4, 1, 8000) and src.shape == (4, 2, 8000)
 
 
 def test_generator_says_which_package_is_missing(tmp_path, monkeypatch):
@@ -212,6 +312,18 @@ def test_generator_says_which_package_is_missing(tmp_path, monkeypatch):
     assert not os.path.exists(tmp_path / "corpus")
 
 
+def test_generator_needs_gcin_voice_only_for_train_gcin(kde_roots, tmp_path, monkeypatch):
+    monkeypatch.setattr(sources, "KDE_ROOTS", kde_roots)
+    monkeypatch.setattr(sources, "GCIN_ROOT", str(tmp_path / "no_gcin"))
+    for splits in ([], ["--split", "train_gcin"]):
+        with pytest.raises(SystemExit) as e:
+            mr.main(["--out", str(tmp_path / "corpus")] + splits)
+        assert str(e.value) == "missing %s: apt-get install -y gcin-voice (training/README.md)" % (
+            tmp_path / "no_gcin")
+    assert not os.path.exists(tmp_path / "corpus")
+    assert mr.missing_packages(["train_kde", "val_real"]) == []
+
+
 @pytest.mark.skipif(not all(os.path.isdir(r) for r in sources.KDE_ROOTS.values()),
                     reason="ktuberling-data / klettres-data not installed (apt-get install ...)")
 def test_installed_packages_hold_the_validation_speakers():
@@ -219,3 +331,11 @@ def test_installed_packages_hold_the_validation_speakers():
     assert set(mr.VAL_SPEAKERS) <= set(found)
     assert len(found) - len(mr.VAL_SPEAKERS) >= 30
     assert not set(sources.KDE_EXCLUDED) & set(found)
+
+
+@pytest.mark.skipif(not os.path.isdir(sources.GCIN_ROOT), reason="gcin-voice not installed (apt-get install ...)")
+def test_installed_gcin_voice_holds_two_speakers():
+    found = sources.gcin_speakers()
+    assert set(found) == {"gcin_liu", "gcin_chulo"}
+    assert all(len(files) > 1000 for files in found.values())
+    assert all(f.endswith(os.sep + "3.ogg") for _, f in found["gcin_liu"])

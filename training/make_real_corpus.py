@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Generate the many-real-speakers splits from the KDE games' recordings (8 kHz).
+"""Generate the many-real-speakers splits from packaged recordings of words (8 kHz).
 
 ``ktuberling-data`` ships words and ``klettres-data`` letters and syllables, each
-recorded by volunteers, one folder per language; every language folder is one
-speaker (``sources.kde_speakers``).  From them, in the corpus folder of
+recorded by volunteers for a KDE game, one folder per language; every language
+folder is one speaker (``sources.kde_speakers``).  ``gcin-voice`` ships Mandarin
+syllables said by two people (``sources.gcin_speakers``).  From them, in the corpus folder of
 ``make_corpus.py`` and ``make_voices_corpus.py`` (other split names, own plan
 file ``plan_real.json``), deterministically from ``--seed``:
 
@@ -12,6 +13,9 @@ file ``plan_real.json``), deterministically from ``--seed``:
                 versions (as recorded, then with a random chain of the
                 generation-time augmentations)
     val_real    150 fixed mixtures of the ``VAL_SPEAKERS``, for best-model selection
+    train_gcin  single-speaker shards of the two gcin-voice speakers, made like
+                train_kde (a split of its own, so that adding it left the plans
+                of the two above as they were)
 
 The splits are disjoint by speaker: a validation speaker's recordings are in no
 training split, and the held-out test speakers of ``test_real`` (Asterisk
@@ -23,8 +27,9 @@ the smallest speakers are not thrown away.  A speaker with more than
 ``MAX_TRAIN_SEC`` of speech gives only that much to training, so that one voice
 does not fill the split.
 
-    apt-get install -y ktuberling-data klettres-data
-    python training/make_real_corpus.py            # ~4 min of CPU
+    apt-get install -y ktuberling-data klettres-data gcin-voice
+    python training/make_real_corpus.py                       # every split
+    python training/make_real_corpus.py --split train_gcin    # only this one
 """
 
 import os
@@ -49,6 +54,8 @@ UTT_SEC = (3.5, 6.0)
 LAST_UTT_SEC = 1.0
 PAUSE_SEC = (0.05, 0.3)
 MAX_TRAIN_SEC = 300.0
+# in the order written: the validation split first, so a training run can start on it
+SPLIT_NAMES = ["val_real", "train_kde", "train_gcin"]
 
 
 def item_audio(path):
@@ -79,25 +86,34 @@ def speaker_utterances(speaker, files, seed, max_sec=None):
     return out
 
 
-def make_plan(seed=0, mixes=VAL_MIXES, roots=None):
+def speaker_split(name, speaker, files, seed, held):
+    """The planned utterances of one speaker in split ``name``: a held-out speaker's
+    once, all of them; a training speaker's up to ``MAX_TRAIN_SEC``, each in
+    ``REAL_COPIES`` versions, all but the first with an augmentation chain."""
+    copies = 1 if held else voices.REAL_COPIES
+    out = []
+    for k, ps in enumerate(speaker_utterances(speaker, files, seed, None if held else MAX_TRAIN_SEC)):
+        for c in range(copies):
+            uid = "%s_%s_%04d_%d" % (name, speaker, k, c)
+            r = random.Random("chain:%d:%s" % (seed, uid))
+            out.append({"id": uid, "kind": "real", "voice": speaker, "variant": speaker,
+                        "text": " + ".join(p["prompt"] for p in ps), "parts": ps,
+                        "chain": voices.draw_chain(r) if c else None})
+    return out
+
+
+def make_plan(seed=0, mixes=VAL_MIXES, roots=None, gcin_root=None):
     """Deterministic plan of every utterance (with its augmentation chain) and mixture."""
-    speakers = sources.kde_speakers(roots)
-    splits = {"train_kde": {"utterances": []}, "val_real": {"utterances": []}}
-    for speaker, files in sorted(speakers.items()):
+    splits = {name: {"utterances": []} for name in SPLIT_NAMES}
+    for speaker, files in sorted(sources.kde_speakers(roots).items()):
         held = speaker in VAL_SPEAKERS
         name = "val_real" if held else "train_kde"
-        copies = 1 if held else voices.REAL_COPIES
-        parts = speaker_utterances(speaker, files, seed, None if held else MAX_TRAIN_SEC)
-        for k, ps in enumerate(parts):
-            for c in range(copies):
-                uid = "%s_%s_%04d_%d" % (name, speaker, k, c)
-                r = random.Random("chain:%d:%s" % (seed, uid))
-                splits[name]["utterances"].append(
-                    {"id": uid, "kind": "real", "voice": speaker, "variant": speaker,
-                     "text": " + ".join(p["prompt"] for p in ps), "parts": ps,
-                     "chain": voices.draw_chain(r) if c else None})
+        splits[name]["utterances"] += speaker_split(name, speaker, files, seed, held)
+    for speaker, files in sorted(sources.gcin_speakers(gcin_root).items()):
+        splits["train_gcin"]["utterances"] += speaker_split("train_gcin", speaker, files, seed, False)
     val = splits["val_real"]
-    val["mixtures"] = make_corpus.plan_mixtures(val["utterances"], mixes, seed, "val_real")
+    if val["utterances"]:       # the KDE games' recordings are installed
+        val["mixtures"] = make_corpus.plan_mixtures(val["utterances"], mixes, seed, "val_real")
     return {"version": CORPUS_VERSION, "seed": seed, "sr": SR, "splits": splits}
 
 
@@ -106,14 +122,29 @@ def render_job(us):
     return [voices.finish(voices.apply_chain(voices.real_audio(u, item_audio), u["chain"])) for u in us]
 
 
+def missing_packages(splits):
+    """(folder, Debian package) of each recording folder the chosen splits read and this
+    machine lacks."""
+    need = {}
+    if not {"train_kde", "val_real"}.isdisjoint(splits):
+        need.update({root: game + "-data" for game, root in sources.KDE_ROOTS.items()})
+    if "train_gcin" in splits:
+        need[sources.GCIN_ROOT] = "gcin-voice"
+    return sorted((root, package) for root, package in need.items() if not os.path.isdir(root))
+
+
 def main(argv=None):
-    a = make_corpus.corpus_arguments(__doc__).parse_args(argv)
-    found = [r for r in sources.KDE_ROOTS.values() if os.path.isdir(r)]
-    if len(found) < len(sources.KDE_ROOTS):
-        sys.exit("missing %s: apt-get install -y ktuberling-data klettres-data (training/README.md)"
-                 % ", ".join(sorted(set(sources.KDE_ROOTS.values()) - set(found))))
+    ap = make_corpus.corpus_arguments(__doc__)
+    ap.add_argument("--split", action="append", choices=SPLIT_NAMES, dest="splits",
+                    help="write only this split (repeatable; default: every split)")
+    a = ap.parse_args(argv)
+    splits = a.splits or SPLIT_NAMES
+    missing = missing_packages(splits)
+    if missing:
+        sys.exit("missing %s: apt-get install -y %s (training/README.md)"
+                 % (", ".join(r for r, _ in missing), " ".join(sorted({p for _, p in missing}))))
     plan = make_plan(a.seed, max(2, int(round(VAL_MIXES * a.scale))))
-    voices.write_planned_splits(plan, a.out, "plan_real.json", ("val_real", "train_kde"),
+    voices.write_planned_splits(plan, a.out, "plan_real.json", [s for s in SPLIT_NAMES if s in splits],
                                 a.procs, a.force, render_job)
     print("corpus in", a.out)
 

@@ -13,9 +13,10 @@ Engines and where they come from (Debian packages):
 * ``pico``: the six SVOX Pico voices of ``PICO_VOICES``, one speaker per language,
   from the ``ttspico`` package on PyPI (a training-only dependency, built from its
   source distribution: ``pip install ttspico==0.3.2``);
-* real recordings: the Asterisk voice-prompt packages in ``REAL_SPEAKERS``, and
-  the words and letters recorded for two KDE games (``KDE_ROOTS``), one speaker
-  per language folder (``kde_speakers``).
+* real recordings: the Asterisk voice-prompt packages in ``REAL_SPEAKERS``, the
+  words and letters recorded for two KDE games (``KDE_ROOTS``), one speaker per
+  language folder (``kde_speakers``), and the Mandarin syllables of ``gcin-voice``
+  (``GCIN_ROOT``), two speakers told apart by file name (``gcin_speakers``).
 """
 
 import collections
@@ -84,6 +85,11 @@ KDE_SAME_SPEAKER = {"ktuberling_sr@latin": "ktuberling_sr", "ktuberling_sr@ijeka
 # language folders left out, and why
 KDE_EXCLUDED = {"ktuberling_ga": "frame-wise frozen spectra and long runs of digital silence: "
                                  "vocoded or synthetic, not a plain recording"}
+
+# gcin-voice: one folder per Mandarin syllable (zhuyin, tone digit), holding the same
+# syllable said by two people; the file name says who: file name -> speaker
+GCIN_ROOT = "/usr/share/gcin-voice/ogg"
+GCIN_SPEAKERS = {"3.ogg": "gcin_liu", "5.ogg": "gcin_chulo"}
 
 
 def engine_available(engine):
@@ -159,6 +165,22 @@ def kde_speakers(roots=None):
                 seen.add(digest)
                 kept.append((p, f))
         out[speaker] = kept
+    return out
+
+
+def gcin_speakers(root=None):
+    """{speaker: sorted [(syllable, path)]} of gcin-voice's recordings under ``root``
+    (default ``GCIN_ROOT``; a missing package gives ``{}``): ``<syllable>/<file>`` is
+    said by ``GCIN_SPEAKERS[file]``; the prompt id is the syllable folder's name."""
+    root = GCIN_ROOT if root is None else root
+    out = {}
+    if not os.path.isdir(root):
+        return out
+    for syllable in sorted(os.listdir(root)):
+        for name, speaker in sorted(GCIN_SPEAKERS.items()):
+            path = os.path.join(root, syllable, name)
+            if os.path.isfile(path):
+                out.setdefault(speaker, []).append((syllable, path))
     return out
 
 
