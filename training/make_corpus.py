@@ -306,8 +306,9 @@ def write_split(split, entry, audio, out_dir, describe):
     return sum(len(a) for a in audio) / SR
 
 
-def corpus_arguments(description):
-    """The options every corpus generator takes: --out, --seed, --procs, --scale, --force."""
+def corpus_arguments(description, split_names=None):
+    """The options every corpus generator takes: --out, --seed, --procs, --scale, --force;
+    with ``split_names``, also ``--split NAME`` (repeatable, one of them) into ``splits``."""
     ap = argparse.ArgumentParser(description=description,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=default_data_dir(), help="output directory (default: %(default)s)")
@@ -316,6 +317,9 @@ def corpus_arguments(description):
     ap.add_argument("--scale", type=float, default=1.0,
                     help="multiply every split's size (e.g. 0.01 for a smoke test)")
     ap.add_argument("--force", action="store_true", help="regenerate splits that already exist")
+    if split_names:
+        ap.add_argument("--split", action="append", choices=split_names, dest="splits",
+                        help="write only this split (repeatable; default: every split)")
     return ap
 
 

@@ -134,10 +134,7 @@ def missing_packages(splits):
 
 
 def main(argv=None):
-    ap = make_corpus.corpus_arguments(__doc__)
-    ap.add_argument("--split", action="append", choices=SPLIT_NAMES, dest="splits",
-                    help="write only this split (repeatable; default: every split)")
-    a = ap.parse_args(argv)
+    a = make_corpus.corpus_arguments(__doc__, SPLIT_NAMES).parse_args(argv)
     splits = a.splits or SPLIT_NAMES
     missing = missing_packages(splits)
     if missing:

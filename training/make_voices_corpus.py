@@ -315,10 +315,7 @@ def missing_sources(splits, plan):
 
 
 def main(argv=None):
-    ap = make_corpus.corpus_arguments(__doc__)
-    ap.add_argument("--split", action="append", choices=SPLIT_NAMES, dest="splits",
-                    help="write only this split (repeatable; default: every split)")
-    a = ap.parse_args(argv)
+    a = make_corpus.corpus_arguments(__doc__, SPLIT_NAMES).parse_args(argv)
     splits = a.splits or SPLIT_NAMES
     per_voice = {k: max(2, int(round(v * a.scale))) for k, v in DEFAULT_SENTENCES.items()}
     pico_per_voice = {k: max(2, int(round(v * a.scale))) for k, v in DEFAULT_PICO_SENTENCES.items()}
