@@ -100,15 +100,16 @@ class TrainMixer:
         x = self._utt(i)
         if self.augment and rng.random() < 0.5:
             x = augment.speed(x, rng.uniform(*augment.SPEED_RANGE))
-        if rng.random() < self.reshape:
-            # a pitch shift changes the length by up to 2^(4/12): cut a window of that much first
-            n = int(self.seg_len * 1.3)
+        # with reshape 0 no random number is drawn, so the examples are those of a mixer without it
+        if self.reshape and rng.random() < self.reshape:
+            # a pitch shift changes the length by up to its factor: cut a window that much longer first
+            n = int(self.seg_len * 2 ** (max(map(abs, augment.PITCH_RANGE)) / 12))
             if len(x) > n:
                 a = rng.integers(0, len(x) - n + 1)
                 x = x[a:a + n]
             x = augment.pitch_shift(x, rng.uniform(*augment.PITCH_RANGE))
         x = self._place(x, rng)
-        if rng.random() < self.reshape:
+        if self.reshape and rng.random() < self.reshape:
             x = augment.formant_warp(x, rng.uniform(*augment.FORMANT_RANGE))
         if self.augment and rng.random() < 0.5:
             x = augment.tilt_eq(x, rng.uniform(*augment.TILT_RANGE), rng.uniform(200, 3500),
