@@ -513,6 +513,7 @@ def test_games_training_speakers_give_at_most_games_max_train_sec(kde_roots, gci
         # the item that reaches the limit is the last one taken (or, in an utterance under
         # LAST_UTT_SEC, left out with it)
         assert sum(items[:-1]) < 4.0 and len(items) < len(found[speaker]), speaker
+        assert sum(items) > 2.0, speaker        # well over MAX_TRAIN_SEC
     assert utts(capped, "test_games") == utts(plan, "test_games")       # held out: no cap
     assert all(sum(v[:-1]) < 1.0 for v in first_versions_seconds(capped, "train_gcin").values())
 
