@@ -26,16 +26,16 @@ file ``plan_real.json``), deterministically from ``--seed``:
     test_games  150 fixed mixtures of the ``GAMES_TEST_SPEAKERS``, made like val_real
 
 The splits are disjoint by speaker: a validation speaker's recordings are in no
-training split, and the held-out test speakers of ``test_real`` (Asterisk
-prompts) are in neither; ``test_games``' speakers are in no other split.  An utterance is one speaker's items, shuffled, trimmed
-of silence and joined by 0.05-0.3 s pauses until it lasts ``UTT_SEC[0]`` (3.5 s);
-it is cut at ``sources.MAX_UTT_SEC`` (6 s) when rendered.  A speaker's last
-utterance may be shorter (at least ``LAST_UTT_SEC``), so that the few seconds of
-the smallest speakers are not thrown away.  A speaker with more than
-``MAX_TRAIN_SEC`` of speech gives only that much to training, so that one voice
-does not fill the split.  The recordings of words, letters and syllables are cut to
-their speech by ``sources.trim_above_noise``, the read sentences and lines of dialogue
-by ``sources.trim`` (``SENTENCE_SOURCES``).
+training split, the held-out test speakers of ``test_real`` (Asterisk prompts) are
+in neither, and ``test_games``' speakers are in no other split.  An utterance is one
+speaker's items, shuffled, trimmed of silence and joined by 0.05-0.3 s pauses until
+it lasts ``UTT_SEC[0]`` (3.5 s); it is cut at ``sources.MAX_UTT_SEC`` (6 s) when
+rendered.  A speaker's last utterance may be shorter (at least ``LAST_UTT_SEC``), so
+that the few seconds of the smallest speakers are not thrown away.  A speaker with
+more than ``MAX_TRAIN_SEC`` of speech gives only that much to training, so that one
+voice does not fill the split.  The recordings of words, letters and syllables are
+cut to their speech by ``sources.trim_above_noise``, the read sentences and lines of
+dialogue by ``sources.trim`` (``SENTENCE_SOURCES``).
 
     apt-get install -y ktuberling-data klettres-data gcin-voice \
         fillets-ng-data-cs fillets-ng-data-nl tuxpaint-stamps-default
