@@ -1,10 +1,13 @@
 """Tests of the many-real-speakers splits (training/make_real_corpus.py and the KDE
-games' and gcin-voice's recordings' discovery in training/sources.py).
+games', gcin-voice's, Fish Fillets NG's and Tux Paint's recordings' discovery in
+training/sources.py).
 
 The packages' folders are stood in for by tiny folders written here, laid out like
-``/usr/share/ktuberling/sounds/<lang>/*.ogg``, ``/usr/share/klettres/<lang>/{alpha,syllab}/*.ogg``
-and ``/usr/share/gcin-voice/ogg/<syllable>/{3,5}.ogg`` (noise bursts with quiet edges
-and a hiss floor), so CI needs none of the packages.
+``/usr/share/ktuberling/sounds/<lang>/*.ogg``, ``/usr/share/klettres/<lang>/{alpha,syllab}/*.ogg``,
+``/usr/share/gcin-voice/ogg/<syllable>/{3,5}.ogg``,
+``/usr/share/games/fillets-ng/sound/<level>/<lang>/<tag>-<character>-<line>.ogg`` and
+``/usr/share/tuxpaint/stamps/<category>/<stamp>_desc_<lang>.ogg`` (noise bursts with
+quiet edges and a hiss floor), so CI needs none of the packages.
 """
 
 import json
@@ -34,6 +37,21 @@ GCIN_SYLLABLES = ["ㄅㄚ", "ㄅㄚ2", "ㄇㄚ3", "ㄇㄚ4", "ㄉㄚ", "ㄌㄧ2"
                   "ㄓ", "ㄓ1", "ㄗ4", "ㄙ", "ㄖㄣ2", "ㄍㄜ", "ㄎㄜ3", "ㄒㄧ4", "ㄐㄧ", "ㄑㄧ2"]
 GCIN_ONE_VOICE = {"ㄓ1", "ㄗ4"}         # folders holding only 3.ogg
 MIXES = 12
+# (level folder, file names in it): the fish's lines with a level tag or without, other
+# characters' lines (x, pap, a numbered one), sound effects and a 4-part name
+FILLETS_LEVELS = [("airplane", ["let-v-oko", "let-m-oko", "let-v-vrak0", "let-m-divna", "let-x-gr0"]),
+                  ("rush", ["v-chytra", "m-silou", "m-hraje", "1-uvod"]),
+                  ("cabin1", ["k1-pap-kruci", "k1-v-lod", "k1-m-lod", "rand-3-2-0"]),
+                  ("share/blackjokes", ["smrt-v-0", "smrt-m-0", "smrt-v-obe"])]
+FILLETS_CS_ONLY = {"airplane/let-m-divna"}      # not translated
+TUXPAINT_STAMPS = ["animals/birds/duck", "animals/cat", "food/apple", "symbols/shapes/star", "town/car",
+                   "seasonal/christmas/star", "symbols/music/note_a", "symbols/music/note_b"]
+# the languages written for each stamp: every kept one, plus a few under a minute and English
+TUXPAINT_WRITTEN = sources.TUXPAINT_LANGS + ("nl", "lt", "")
+GAMES_TRAIN = ["fillets_cs_m", "fillets_cs_v", "fillets_nl_m", "fillets_nl_v", "tuxpaint_be", "tuxpaint_bg",
+               "tuxpaint_ca", "tuxpaint_es", "tuxpaint_ro", "tuxpaint_ru"]
+TUXPAINT_SAME = {"seasonal/christmas/star": "symbols/shapes/star",      # byte-identical copies
+                 "symbols/music/note_b": "symbols/music/note_a"}
 
 
 def word(rng, seconds, rate):
@@ -88,8 +106,55 @@ def gcin_root(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def plan(kde_roots, gcin_root):
-    return mr.make_plan(3, MIXES, kde_roots, gcin_root)
+def fillets_root(tmp_path_factory):
+    """Each level's lines in cs and nl (not ``FILLETS_CS_ONLY`` in nl), 1-2.5 s at 22.05 kHz,
+    an English folder, sound effects outside the language folders and one byte copy."""
+    base = tmp_path_factory.mktemp("fillets") / "sound"
+    rng = np.random.default_rng(2)
+    for level, names in FILLETS_LEVELS:
+        for lang in ("cs", "nl", "en"):
+            d = base / level / lang
+            os.makedirs(d)
+            for name in names:
+                if lang == "en" and "-x-" not in name or lang == "nl" and level + "/" + name in FILLETS_CS_ONLY:
+                    continue
+                soundfile.write(str(d / (name + ".ogg")), word(rng, rng.uniform(1.0, 2.5), 22050), 22050,
+                                format="OGG")
+        soundfile.write(str(base / level / "sp-splash.ogg"), word(rng, 0.5, 22050), 22050, format="OGG")
+    d = base / "airplane" / "cs"
+    (d / "let-v-oko2.ogg").write_bytes((d / "let-v-oko.ogg").read_bytes())
+    return str(base)
+
+
+@pytest.fixture(scope="module")
+def tuxpaint_root(tmp_path_factory):
+    """Every stamp described in ``TUXPAINT_WRITTEN`` (1-3 s; ``TUXPAINT_SAME`` as byte
+    copies), plus the stamps' pictures, a stamp's name said (``<stamp>_<lang>.ogg``) and
+    a description named ``_desc_da.ogg.ogg``."""
+    base = tmp_path_factory.mktemp("tuxpaint") / "stamps"
+    rng = np.random.default_rng(3)
+    for stamp in TUXPAINT_STAMPS:
+        os.makedirs((base / stamp).parent, exist_ok=True)
+        (base / (stamp + ".png")).write_bytes(b"png")
+        for lang in TUXPAINT_WRITTEN:
+            suffix = "_desc%s.ogg" % ("_" + lang if lang else "")
+            if stamp in TUXPAINT_SAME:
+                shutil.copyfile(base / (TUXPAINT_SAME[stamp] + suffix), base / (stamp + suffix))
+            else:
+                soundfile.write(str(base / (stamp + suffix)), word(rng, rng.uniform(1.0, 3.0), 44100), 44100,
+                                format="OGG")
+    shutil.copyfile(base / "town/car_desc_el.ogg", base / "town/car_el.ogg")
+    soundfile.write(str(base / "town/bus_desc_da.ogg.ogg"), word(rng, 2.0, 44100), 44100, format="OGG")
+    return str(base)
+
+
+def stand_in_plan(seed, kde_roots, gcin_root, fillets_root, tuxpaint_root):
+    return mr.make_plan(seed, MIXES, kde_roots, gcin_root, fillets_root, tuxpaint_root)
+
+
+@pytest.fixture(scope="module")
+def plan(kde_roots, gcin_root, fillets_root, tuxpaint_root):
+    return stand_in_plan(3, kde_roots, gcin_root, fillets_root, tuxpaint_root)
 
 
 def utts(plan, split):
@@ -124,18 +189,20 @@ def test_gcin_discovery_finds_two_speakers_by_file_name(gcin_root):
     assert all(f == os.path.join(gcin_root, p, "5.ogg") for p, f in found["gcin_chulo"])
 
 
-def test_gcin_discovery_skips_a_missing_package(tmp_path, kde_roots, plan):
+def test_gcin_discovery_skips_a_missing_package(tmp_path, kde_roots, fillets_root, tuxpaint_root, plan):
     assert sources.gcin_speakers(str(tmp_path / "no")) == {}
-    without = mr.make_plan(3, MIXES, kde_roots, str(tmp_path / "no"))
+    without = stand_in_plan(3, kde_roots, str(tmp_path / "no"), fillets_root, tuxpaint_root)
     assert utts(without, "train_gcin") == [] and utts(plan, "train_gcin")
 
 
-def test_adding_gcin_leaves_the_older_splits_plans_as_they_were(plan, kde_roots, tmp_path):
-    before = mr.make_plan(3, MIXES, kde_roots, str(tmp_path / "no"))
+def test_adding_gcin_leaves_the_older_splits_plans_as_they_were(plan, kde_roots, fillets_root, tuxpaint_root,
+                                                                tmp_path):
+    before = stand_in_plan(3, kde_roots, str(tmp_path / "no"), fillets_root, tuxpaint_root)
     for split in ("train_kde", "val_real"):
         assert json.dumps(before["splits"][split]) == json.dumps(plan["splits"][split])
     # and without the KDE games, train_gcin is planned all the same
-    alone = mr.make_plan(3, MIXES, {"ktuberling": str(tmp_path / "no")}, plan_gcin_root(plan))
+    alone = stand_in_plan(3, {"ktuberling": str(tmp_path / "no")}, plan_gcin_root(plan), fillets_root,
+                          tuxpaint_root)
     assert utts(alone, "val_real") == [] == utts(alone, "train_kde")
     assert json.dumps(alone["splits"]["train_gcin"]) == json.dumps(plan["splits"]["train_gcin"])
 
@@ -179,23 +246,23 @@ def test_splits_are_disjoint_by_speaker(plan):
     assert not files["train_kde"] & files["val_real"]
 
 
-def test_plan_is_deterministic_and_seed_dependent(plan, kde_roots, gcin_root):
-    again = mr.make_plan(3, MIXES, kde_roots, gcin_root)
+def test_plan_is_deterministic_and_seed_dependent(plan, kde_roots, gcin_root, fillets_root, tuxpaint_root):
+    again = stand_in_plan(3, kde_roots, gcin_root, fillets_root, tuxpaint_root)
     assert json.dumps(again, sort_keys=True) == json.dumps(plan, sort_keys=True)
-    other = mr.make_plan(4, MIXES, kde_roots, gcin_root)
-    for split in ("train_kde", "train_gcin"):
+    other = stand_in_plan(4, kde_roots, gcin_root, fillets_root, tuxpaint_root)
+    for split in ("train_kde", "train_gcin", "train_games"):
         assert [u["text"] for u in utts(other, split)] != [u["text"] for u in utts(plan, split)]
         assert [u["chain"] for u in utts(other, split)] != [u["chain"] for u in utts(plan, split)]
 
 
 def planned_seconds(u):
     """Length of an utterance as joined: its trimmed items and the pauses between them."""
-    items = sum(len(mr.item_audio(p["path"])) for p in u["parts"]) / sources.SR
+    items = sum(len(mr.reader(u["variant"])(p["path"])) for p in u["parts"]) / sources.SR
     return items + sum(p["pause"] for p in u["parts"][:-1])
 
 
 def test_utterances_last_3_5_to_6_s_except_each_speakers_last(plan):
-    for split in ("train_kde", "val_real", "train_gcin"):
+    for split in ("train_kde", "val_real", "train_gcin", "train_games", "test_games"):
         by_speaker = {}
         for u in utts(plan, split):
             if u["id"].endswith("_0"):
@@ -209,27 +276,30 @@ def test_utterances_last_3_5_to_6_s_except_each_speakers_last(plan):
                 n = len(mr.render_job([u])[0])
                 assert n <= mr.UTT_SEC[1] * sources.SR
                 # as recorded, the rendered utterance is the planned one (cut at 6 s)
-                assert n == min(int(mr.UTT_SEC[1] * sources.SR), len(mv.real_audio(u, mr.item_audio)))
+                assert n == min(int(mr.UTT_SEC[1] * sources.SR), len(mv.real_audio(u, mr.reader(speaker))))
     # a speaker's items each appear once in its utterances
-    parts = [p["path"] for u in utts(plan, "val_real") for p in u["parts"]]
-    assert len(parts) == len(set(parts))
+    for split in ("val_real", "test_games"):
+        parts = [p["path"] for u in utts(plan, split) for p in u["parts"]]
+        assert len(parts) == len(set(parts))
 
 
 def test_training_utterances_come_in_three_versions_validation_in_one(plan):
-    for split in ("train_kde", "train_gcin"):
+    for split in ("train_kde", "train_gcin", "train_games"):
         by_base = {}
         for u in utts(plan, split):
             by_base.setdefault(u["id"].rsplit("_", 1)[0], []).append(u["chain"])
         assert by_base
         assert all(len(c) == mv.REAL_COPIES and c[0] is None and all(c[1:]) for c in by_base.values())
-    assert all(u["chain"] is None for u in utts(plan, "val_real"))
+    assert all(u["chain"] is None for s in ("val_real", "test_games") for u in utts(plan, s))
 
 
-def test_validation_mixtures_pair_two_speakers(plan):
-    by_id = {u["id"]: u for u in utts(plan, "val_real")}
-    ms = plan["splits"]["val_real"]["mixtures"]
-    assert len(ms) == MIXES
-    assert all(by_id[m["s1"]]["variant"] != by_id[m["s2"]]["variant"] for m in ms)
+def test_validation_and_test_mixtures_pair_two_speakers(plan):
+    for split in ("val_real", "test_games"):
+        by_id = {u["id"]: u for u in utts(plan, split)}
+        ms = plan["splits"][split]["mixtures"]
+        assert len(ms) == MIXES
+        assert all(by_id[m["s1"]]["variant"] != by_id[m["s2"]]["variant"] for m in ms)
+        assert {by_id[m[s]]["variant"] for m in ms for s in ("s1", "s2")} == {u["variant"] for u in by_id.values()}
 
 
 def kept_span(x, y):
@@ -262,11 +332,13 @@ def test_trim_above_noise_keeps_a_word_with_a_short_pause_inside():
     assert start < 4000 and 6000 < end < 7600
 
 
-def test_generator_writes_loadable_splits_and_skips_unchanged(kde_roots, gcin_root, tmp_path, monkeypatch,
-                                                              capsys):
+def test_generator_writes_loadable_splits_and_skips_unchanged(kde_roots, gcin_root, fillets_root, tuxpaint_root,
+                                                              tmp_path, monkeypatch, capsys):
     pytest.importorskip("pyroomacoustics")        # some augmentation chains simulate a room
     monkeypatch.setattr(sources, "KDE_ROOTS", kde_roots)
     monkeypatch.setattr(sources, "GCIN_ROOT", gcin_root)
+    monkeypatch.setattr(sources, "FILLETS_ROOT", fillets_root)
+    monkeypatch.setattr(sources, "TUXPAINT_ROOT", tuxpaint_root)
     out = str(tmp_path / "corpus")
     scale = ["--scale", str(MIXES / mr.VAL_MIXES)]
     # first the corpus as it was before train_gcin: its plan file records only the KDE splits
@@ -288,11 +360,12 @@ def test_generator_writes_loadable_splits_and_skips_unchanged(kde_roots, gcin_ro
         before = json.load(f)
     assert sorted(before["splits"]) == ["train_kde", "val_real"]
     index_time = os.path.getmtime(os.path.join(out, "train_kde", "index.json"))
-    # then every split: the KDE ones are skipped, train_gcin is added to the plan file
+    # then every split: the KDE ones are skipped, the others are added to the plan file
     mr.main(["--out", out, "--procs", "1"] + scale)
     printed = capsys.readouterr().out
     assert "val_real: up to date" in printed and "train_kde: up to date" in printed
     assert "train_gcin: 2 speakers" in printed
+    assert "train_games: 10 speakers" in printed and "test_games: 3 speakers" in printed
     assert os.path.getmtime(os.path.join(out, "train_kde", "index.json")) == index_time
     with open(plan_path) as f:
         after = json.load(f)
@@ -302,6 +375,14 @@ def test_generator_writes_loadable_splits_and_skips_unchanged(kde_roots, gcin_ro
     assert {u["voice"] for u in mixer.index} == {"real+gcin_liu", "real+gcin_chulo"}
     mix, src = mixer.batch(4, np.random.default_rng(0))
     assert mix.shape == (4, 1, 8000) and src.shape == (4, 2, 8000)
+    mixer = tdata.TrainMixer(os.path.join(out, "train_games"), 8000, augment=True)
+    assert {u["voice"] for u in mixer.index} == {"real+" + s for s in GAMES_TRAIN}
+    mix, src = mixer.batch(4, np.random.default_rng(0))
+    assert mix.shape == (4, 1, 8000) and src.shape == (4, 2, 8000)
+    items = tdata.load_fixed_split(os.path.join(out, "test_games"))
+    assert len(items) == MIXES
+    for _, mix, src in items:
+        assert np.allclose(mix, src.sum(0), atol=1e-6)
 
 
 def test_generator_says_which_package_is_missing(tmp_path, monkeypatch):
@@ -312,8 +393,11 @@ def test_generator_says_which_package_is_missing(tmp_path, monkeypatch):
     assert not os.path.exists(tmp_path / "corpus")
 
 
-def test_generator_needs_gcin_voice_only_for_train_gcin(kde_roots, tmp_path, monkeypatch):
+def test_generator_needs_gcin_voice_only_for_train_gcin(kde_roots, fillets_root, tuxpaint_root, tmp_path,
+                                                        monkeypatch):
     monkeypatch.setattr(sources, "KDE_ROOTS", kde_roots)
+    monkeypatch.setattr(sources, "FILLETS_ROOT", fillets_root)
+    monkeypatch.setattr(sources, "TUXPAINT_ROOT", tuxpaint_root)
     monkeypatch.setattr(sources, "GCIN_ROOT", str(tmp_path / "no_gcin"))
     for splits in ([], ["--split", "train_gcin"]):
         with pytest.raises(SystemExit) as e:
@@ -339,3 +423,167 @@ def test_installed_gcin_voice_holds_two_speakers():
     assert set(found) == {"gcin_liu", "gcin_chulo"}
     assert all(len(files) > 1000 for files in found.values())
     assert all(f.endswith(os.sep + "3.ogg") for _, f in found["gcin_liu"])
+
+
+def fish_lines(lang, fish):
+    """The prompt ids of one fish's stand-in lines in ``lang``: ``<level>/<file name>``."""
+    return sorted(level + "/" + n for level, names in FILLETS_LEVELS for n in names
+                  if len(n.split("-")) <= 3 and n.split("-")[-2] == fish
+                  and not (lang == "nl" and level + "/" + n in FILLETS_CS_ONLY))
+
+
+def test_fillets_discovery_finds_the_two_fish_per_language(fillets_root):
+    found = sources.fillets_speakers(fillets_root)
+    assert set(found) == {"fillets_cs_v", "fillets_cs_m", "fillets_nl_v", "fillets_nl_m"}
+    for lang in ("cs", "nl"):
+        for fish in ("v", "m"):
+            # a level tag or none, a level of two folders; other characters, sound effects
+            # and English left out; the byte copy let-v-oko2 read once
+            files = found["fillets_%s_%s" % (lang, fish)]
+            assert [p for p, _ in files] == fish_lines(lang, fish)
+            assert all(f == os.path.join(fillets_root, os.path.dirname(p), lang, os.path.basename(p) + ".ogg")
+                       for p, f in files)
+    assert "share/blackjokes/smrt-v-obe" in dict(found["fillets_nl_v"])
+    assert "airplane/let-m-divna" in dict(found["fillets_cs_m"])
+    assert sources.fillets_speakers(os.path.join(fillets_root, "absent")) == {}
+
+
+def test_tuxpaint_discovery_finds_one_reader_per_kept_language(tuxpaint_root):
+    found = sources.tuxpaint_speakers(tuxpaint_root)
+    assert set(found) == {"tuxpaint_" + lang for lang in sources.TUXPAINT_LANGS}
+    # the prompt id is the stamp's path; of two byte copies, the first in sorted order is
+    # kept; only <stamp>_desc_<lang>.ogg
+    want = sorted(set(TUXPAINT_STAMPS) - {max(pair) for pair in TUXPAINT_SAME.items()})
+    assert "seasonal/christmas/star" in want and "symbols/shapes/star" not in want
+    for lang in sources.TUXPAINT_LANGS:
+        assert found["tuxpaint_" + lang] == [(p, os.path.join(tuxpaint_root, p + "_desc_%s.ogg" % lang))
+                                             for p in want]
+    assert sources.tuxpaint_speakers(os.path.join(tuxpaint_root, "absent")) == {}
+
+
+def split_speakers(plan, split):
+    return {u["variant"] for u in utts(plan, split)}
+
+
+def split_files(plan, split):
+    return {p["path"] for u in utts(plan, split) for p in u["parts"]}
+
+
+def test_games_splits_are_disjoint_from_every_other_split(plan, tuxpaint_root):
+    assert split_speakers(plan, "train_games") == set(GAMES_TRAIN)
+    assert split_speakers(plan, "test_games") == set(mr.GAMES_TEST_SPEAKERS) == {
+        "tuxpaint_el", "tuxpaint_da", "tuxpaint_fr"}
+    asterisk = set(mv.REAL_SPLITS["train"]) | set(mv.REAL_SPLITS["test"])
+    for split in ("train_games", "test_games"):
+        for other in set(mr.SPLIT_NAMES) - {split}:
+            assert split_speakers(plan, other), other
+            assert not split_speakers(plan, split) & split_speakers(plan, other), (split, other)
+            assert not split_files(plan, split) & split_files(plan, other), (split, other)
+        assert not split_speakers(plan, split) & asterisk
+    # the held-out readers' descriptions are in test_games, but for a last one that would
+    # make an utterance shorter than LAST_UTT_SEC
+    found = sources.tuxpaint_speakers(tuxpaint_root)
+    held = {f for s in mr.GAMES_TEST_SPEAKERS for _, f in found[s]}
+    assert split_files(plan, "test_games") <= held
+    assert len(held - split_files(plan, "test_games")) <= len(mr.GAMES_TEST_SPEAKERS)
+
+
+def first_versions_seconds(plan, split):
+    """{speaker: trimmed seconds of each item of its first utterance versions, in order}."""
+    out = {}
+    for u in utts(plan, split):
+        if u["id"].endswith("_0"):
+            out.setdefault(u["variant"], []).extend(
+                len(mr.reader(u["variant"])(p["path"])) / sources.SR for p in u["parts"])
+    return out
+
+
+def test_games_training_speakers_give_at_most_games_max_train_sec(kde_roots, gcin_root, fillets_root,
+                                                                 tuxpaint_root, plan, monkeypatch):
+    assert mr.GAMES_MAX_TRAIN_SEC == 600.0
+    # the stand-in speakers are under the cap: all of their files are used
+    found = dict(sources.fillets_speakers(fillets_root), **sources.tuxpaint_speakers(tuxpaint_root))
+    assert {s: len(v) for s, v in first_versions_seconds(plan, "train_games").items()} == {
+        s: len(found[s]) for s in GAMES_TRAIN}
+    # train_games has its own cap, not MAX_TRAIN_SEC (which stays with the other splits)
+    monkeypatch.setattr(mr, "GAMES_MAX_TRAIN_SEC", 4.0)
+    monkeypatch.setattr(mr, "MAX_TRAIN_SEC", 1.0)
+    capped = stand_in_plan(3, kde_roots, gcin_root, fillets_root, tuxpaint_root)
+    for speaker, items in first_versions_seconds(capped, "train_games").items():
+        # the item that reaches the limit is the last one taken (or, in an utterance under
+        # LAST_UTT_SEC, left out with it)
+        assert sum(items[:-1]) < 4.0 and len(items) < len(found[speaker]), speaker
+        assert sum(items) > 2.0, speaker        # well over MAX_TRAIN_SEC
+    assert utts(capped, "test_games") == utts(plan, "test_games")       # held out: no cap
+    assert all(sum(v[:-1]) < 1.0 for v in first_versions_seconds(capped, "train_gcin").values())
+
+
+def test_adding_the_games_leaves_the_older_splits_plans_as_they_were(plan, kde_roots, gcin_root, fillets_root,
+                                                                    tuxpaint_root, tmp_path):
+    absent = str(tmp_path / "no")
+    before = stand_in_plan(3, kde_roots, gcin_root, absent, absent)
+    assert utts(before, "train_games") == [] == utts(before, "test_games")
+    assert "mixtures" not in before["splits"]["test_games"]
+    for split in ("train_kde", "val_real", "train_gcin"):
+        assert json.dumps(before["splits"][split]) == json.dumps(plan["splits"][split])
+    # and without the other packages, the games splits are planned all the same
+    alone = stand_in_plan(3, {"ktuberling": absent}, absent, fillets_root, tuxpaint_root)
+    for split in ("train_games", "test_games"):
+        assert json.dumps(alone["splits"][split]) == json.dumps(plan["splits"][split])
+    # one package without the other: each speaker's utterances are a random stream of its own
+    fish = stand_in_plan(3, {"ktuberling": absent}, absent, fillets_root, absent)
+    assert utts(fish, "train_games") == [u for u in utts(plan, "train_games") if u["variant"].startswith("fillets_")]
+
+
+def test_sentences_are_trimmed_at_their_ends_only():
+    assert mr.reader("fillets_cs_v") is mr.sentence_audio is mr.reader("tuxpaint_el")
+    assert mr.reader("klettres_cs") is mr.item_audio is mr.reader("gcin_liu")
+    # a sentence with a 0.5 s pause inside keeps both of its halves
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal(24000) * 1e-4
+    x[4000:10000] += rng.standard_normal(6000) * 0.2
+    x[14000:20000] += rng.standard_normal(6000) * 0.02        # 20 dB quieter
+    start, end = kept_span(x, sources.trim(x))
+    assert start < 4000 and end > 20000
+    assert kept_span(x, sources.trim_above_noise(x))[1] < 14000
+
+
+def test_generator_needs_the_games_packages_only_for_their_splits(kde_roots, gcin_root, tmp_path, monkeypatch):
+    monkeypatch.setattr(sources, "KDE_ROOTS", kde_roots)
+    monkeypatch.setattr(sources, "GCIN_ROOT", gcin_root)
+    fillets, tuxpaint = tmp_path / "fillets", tmp_path / "stamps"
+    monkeypatch.setattr(sources, "FILLETS_ROOT", str(fillets))
+    monkeypatch.setattr(sources, "TUXPAINT_ROOT", str(tuxpaint))
+    assert mr.missing_packages(["val_real", "train_kde", "train_gcin"]) == []
+    tux = (str(tuxpaint), "tuxpaint-stamps-default")
+    assert mr.missing_packages(["test_games"]) == [tux]
+    assert mr.missing_packages(["train_games"]) == [(str(fillets / "*" / "cs"), "fillets-ng-data-cs"),
+                                                   (str(fillets / "*" / "nl"), "fillets-ng-data-nl"), tux]
+    os.makedirs(fillets / "airplane" / "cs")         # fillets-ng-data-cs without -nl
+    os.makedirs(tuxpaint)
+    assert mr.missing_packages(["train_games", "test_games"]) == [
+        (str(fillets / "*" / "nl"), "fillets-ng-data-nl")]
+    with pytest.raises(SystemExit) as e:
+        mr.main(["--out", str(tmp_path / "corpus"), "--split", "train_games"])
+    assert str(e.value) == "missing %s: apt-get install -y fillets-ng-data-nl (training/README.md)" % (
+        fillets / "*" / "nl")
+    assert not os.path.exists(tmp_path / "corpus")
+
+
+@pytest.mark.skipif(not os.path.isdir(sources.FILLETS_ROOT),
+                    reason="fillets-ng-data-cs / -nl not installed (apt-get install ...)")
+def test_installed_fillets_hold_the_two_fish_in_two_languages():
+    found = sources.fillets_speakers()
+    assert set(found) == {"fillets_cs_v", "fillets_cs_m", "fillets_nl_v", "fillets_nl_m"}
+    assert all(len(files) > 600 for files in found.values())
+    # the Dutch lines are translations: most prompt ids are in both languages
+    assert len(set(dict(found["fillets_cs_v"])) & set(dict(found["fillets_nl_v"]))) > 600
+
+
+@pytest.mark.skipif(not os.path.isdir(sources.TUXPAINT_ROOT),
+                    reason="tuxpaint-stamps-default not installed (apt-get install ...)")
+def test_installed_tuxpaint_holds_the_kept_languages():
+    found = sources.tuxpaint_speakers()
+    assert set(found) == {"tuxpaint_" + lang for lang in sources.TUXPAINT_LANGS}
+    assert set(mr.GAMES_TEST_SPEAKERS) <= set(found)
+    assert all(len(files) > 300 for files in found.values())

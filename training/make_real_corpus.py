@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
-"""Generate the many-real-speakers splits from packaged recordings of words (8 kHz).
+"""Generate the many-real-speakers splits from packaged recordings (8 kHz).
 
 ``ktuberling-data`` ships words and ``klettres-data`` letters and syllables, each
 recorded by volunteers for a KDE game, one folder per language; every language
 folder is one speaker (``sources.kde_speakers``).  ``gcin-voice`` ships Mandarin
-syllables said by two people (``sources.gcin_speakers``).  From them, in the corpus folder of
+syllables said by two people (``sources.gcin_speakers``).  ``fillets-ng-data-cs`` and
+``fillets-ng-data-nl`` ship the dialogue of the game Fish Fillets NG, two fish each
+played by one person per language (``sources.fillets_speakers``), and
+``tuxpaint-stamps-default`` spoken descriptions of Tux Paint's stamps, one reader per
+language (``sources.tuxpaint_speakers``).  From them, in the corpus folder of
 ``make_corpus.py`` and ``make_voices_corpus.py`` (other split names, own plan
 file ``plan_real.json``), deterministically from ``--seed``:
 
@@ -16,22 +20,30 @@ file ``plan_real.json``), deterministically from ``--seed``:
     train_gcin  single-speaker shards of the two gcin-voice speakers, made like
                 train_kde (a split of its own, so that adding it left the plans
                 of the two above as they were)
+    train_games single-speaker shards of the Fish Fillets and Tux Paint speakers
+                except ``GAMES_TEST_SPEAKERS``, made like train_kde, up to
+                ``GAMES_MAX_TRAIN_SEC`` of speech per speaker (again a split of its own)
+    test_games  150 fixed mixtures of the ``GAMES_TEST_SPEAKERS``, made like val_real
 
 The splits are disjoint by speaker: a validation speaker's recordings are in no
-training split, and the held-out test speakers of ``test_real`` (Asterisk
-prompts) are in neither.  An utterance is one speaker's items, shuffled, trimmed
-of silence and joined by 0.05-0.3 s pauses until it lasts ``UTT_SEC[0]`` (3.5 s);
-it is cut at ``sources.MAX_UTT_SEC`` (6 s) when rendered.  A speaker's last
-utterance may be shorter (at least ``LAST_UTT_SEC``), so that the few seconds of
-the smallest speakers are not thrown away.  A speaker with more than
-``MAX_TRAIN_SEC`` of speech gives only that much to training, so that one voice
-does not fill the split.
+training split, the held-out test speakers of ``test_real`` (Asterisk prompts) are
+in neither, and ``test_games``' speakers are in no other split.  An utterance is one
+speaker's items, shuffled, trimmed of silence and joined by 0.05-0.3 s pauses until
+it lasts ``UTT_SEC[0]`` (3.5 s); it is cut at ``sources.MAX_UTT_SEC`` (6 s) when
+rendered.  A speaker's last utterance may be shorter (at least ``LAST_UTT_SEC``), so
+that the few seconds of the smallest speakers are not thrown away.  A speaker with
+more than ``MAX_TRAIN_SEC`` of speech gives only that much to training, so that one
+voice does not fill the split.  The recordings of words, letters and syllables are
+cut to their speech by ``sources.trim_above_noise``, the read sentences and lines of
+dialogue by ``sources.trim`` (``SENTENCE_SOURCES``).
 
-    apt-get install -y ktuberling-data klettres-data gcin-voice
+    apt-get install -y ktuberling-data klettres-data gcin-voice \
+        fillets-ng-data-cs fillets-ng-data-nl tuxpaint-stamps-default
     python training/make_real_corpus.py                       # every split
     python training/make_real_corpus.py --split train_gcin    # only this one
 """
 
+import glob
 import os
 import random
 import sys
@@ -54,8 +66,16 @@ UTT_SEC = (3.5, 6.0)
 LAST_UTT_SEC = 1.0
 PAUSE_SEC = (0.05, 0.3)
 MAX_TRAIN_SEC = 300.0
+# held out for testing: three Tux Paint readers, by the measured median pitch of their
+# descriptions a woman (Greek, 211 Hz) and two men (Danish 145 Hz, French 136 Hz), in
+# languages that no other Tux Paint or Fish Fillets speaker reads
+GAMES_TEST_SPEAKERS = ["tuxpaint_da", "tuxpaint_el", "tuxpaint_fr"]
+# the Fish Fillets and Tux Paint speakers hold 13-44 minutes each
+GAMES_MAX_TRAIN_SEC = 600.0
+# speakers whose recordings are read sentences or lines of dialogue (by name prefix)
+SENTENCE_SOURCES = ("fillets_", "tuxpaint_")
 # in the order written: the validation split first, so a training run can start on it
-SPLIT_NAMES = ["val_real", "train_kde", "train_gcin"]
+SPLIT_NAMES = ["val_real", "train_kde", "train_gcin", "train_games", "test_games"]
 
 
 def item_audio(path):
@@ -63,18 +83,30 @@ def item_audio(path):
     return sources.trim_above_noise(sources.recording(path))
 
 
+def sentence_audio(path):
+    """One recorded sentence or line of dialogue: 8 kHz, leading/trailing silence cut
+    (``trim_above_noise`` would also cut its pauses and quiet syllables)."""
+    return sources.trim(sources.recording(path))
+
+
+def reader(speaker):
+    """``sentence_audio`` for a speaker of ``SENTENCE_SOURCES``, else ``item_audio``."""
+    return sentence_audio if speaker.startswith(SENTENCE_SOURCES) else item_audio
+
+
 def speaker_utterances(speaker, files, seed, max_sec=None):
     """Lists of parts ``{"prompt", "path", "pause"}`` of one speaker's utterances:
     the items in a seeded shuffle, joined until an utterance lasts ``UTT_SEC[0]``
     (the pause after the last part is not played); at most ``max_sec`` of speech."""
     r = random.Random("kde:%d:%s" % (seed, speaker))
+    read = reader(speaker)
     files = list(files)
     r.shuffle(files)
     out, cur, dur, total = [], [], 0.0, 0.0
     for prompt, path in files:
         if max_sec is not None and total >= max_sec:
             break
-        sec = len(item_audio(path)) / SR
+        sec = len(read(path)) / SR
         total += sec
         dur += sec + (cur[-1]["pause"] if cur else 0.0)
         cur.append({"prompt": prompt, "path": path, "pause": round(r.uniform(*PAUSE_SEC), 3)})
@@ -86,13 +118,14 @@ def speaker_utterances(speaker, files, seed, max_sec=None):
     return out
 
 
-def speaker_split(name, speaker, files, seed, held):
+def speaker_split(name, speaker, files, seed, held, max_sec=None):
     """The planned utterances of one speaker in split ``name``: a held-out speaker's
-    once, all of them; a training speaker's up to ``MAX_TRAIN_SEC``, each in
-    ``REAL_COPIES`` versions, all but the first with an augmentation chain."""
+    once, all of them; a training speaker's up to ``max_sec`` (default ``MAX_TRAIN_SEC``)
+    of speech, each in ``REAL_COPIES`` versions, all but the first with an augmentation
+    chain."""
     copies = 1 if held else voices.REAL_COPIES
     out = []
-    for k, ps in enumerate(speaker_utterances(speaker, files, seed, None if held else MAX_TRAIN_SEC)):
+    for k, ps in enumerate(speaker_utterances(speaker, files, seed, None if held else max_sec or MAX_TRAIN_SEC)):
         for c in range(copies):
             uid = "%s_%s_%04d_%d" % (name, speaker, k, c)
             r = random.Random("chain:%d:%s" % (seed, uid))
@@ -102,8 +135,9 @@ def speaker_split(name, speaker, files, seed, held):
     return out
 
 
-def make_plan(seed=0, mixes=VAL_MIXES, roots=None, gcin_root=None):
-    """Deterministic plan of every utterance (with its augmentation chain) and mixture."""
+def make_plan(seed=0, mixes=VAL_MIXES, roots=None, gcin_root=None, fillets_root=None, tuxpaint_root=None):
+    """Deterministic plan of every utterance (with its augmentation chain) and mixture;
+    ``mixes`` mixtures each in val_real and test_games."""
     splits = {name: {"utterances": []} for name in SPLIT_NAMES}
     for speaker, files in sorted(sources.kde_speakers(roots).items()):
         held = speaker in VAL_SPEAKERS
@@ -111,26 +145,39 @@ def make_plan(seed=0, mixes=VAL_MIXES, roots=None, gcin_root=None):
         splits[name]["utterances"] += speaker_split(name, speaker, files, seed, held)
     for speaker, files in sorted(sources.gcin_speakers(gcin_root).items()):
         splits["train_gcin"]["utterances"] += speaker_split("train_gcin", speaker, files, seed, False)
-    val = splits["val_real"]
-    if val["utterances"]:       # the KDE games' recordings are installed
-        val["mixtures"] = make_corpus.plan_mixtures(val["utterances"], mixes, seed, "val_real")
+    games = dict(sources.fillets_speakers(fillets_root), **sources.tuxpaint_speakers(tuxpaint_root))
+    for speaker, files in sorted(games.items()):
+        held = speaker in GAMES_TEST_SPEAKERS
+        name = "test_games" if held else "train_games"
+        splits[name]["utterances"] += speaker_split(name, speaker, files, seed, held, GAMES_MAX_TRAIN_SEC)
+    for name in ("val_real", "test_games"):
+        fixed = splits[name]
+        if fixed["utterances"]:     # the packages are installed
+            fixed["mixtures"] = make_corpus.plan_mixtures(fixed["utterances"], mixes, seed, name)
     return {"version": CORPUS_VERSION, "seed": seed, "sr": SR, "splits": splits}
 
 
 def render_job(us):
     """Audio of planned utterances: items joined, augmentation chain, level, 6 s cut."""
-    return [voices.finish(voices.apply_chain(voices.real_audio(u, item_audio), u["chain"])) for u in us]
+    return [voices.finish(voices.apply_chain(voices.real_audio(u, reader(u["variant"])), u["chain"]))
+            for u in us]
 
 
 def missing_packages(splits):
     """(folder, Debian package) of each recording folder the chosen splits read and this
-    machine lacks."""
+    machine lacks (a folder may be a pattern: ``<level>/cs`` of any level)."""
     need = {}
     if not {"train_kde", "val_real"}.isdisjoint(splits):
         need.update({root: game + "-data" for game, root in sources.KDE_ROOTS.items()})
     if "train_gcin" in splits:
         need[sources.GCIN_ROOT] = "gcin-voice"
-    return sorted((root, package) for root, package in need.items() if not os.path.isdir(root))
+    if "train_games" in splits:
+        need.update({os.path.join(sources.FILLETS_ROOT, "*", lang): "fillets-ng-data-" + lang
+                     for lang in sources.FILLETS_LANGS})
+    if not {"train_games", "test_games"}.isdisjoint(splits):
+        need[sources.TUXPAINT_ROOT] = "tuxpaint-stamps-default"
+    return sorted((root, package) for root, package in need.items()
+                  if not any(os.path.isdir(d) for d in glob.glob(root)))
 
 
 def main(argv=None):

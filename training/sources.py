@@ -15,8 +15,10 @@ Engines and where they come from (Debian packages):
   source distribution: ``pip install ttspico==0.3.2``);
 * real recordings: the Asterisk voice-prompt packages in ``REAL_SPEAKERS``, the
   words and letters recorded for two KDE games (``KDE_ROOTS``), one speaker per
-  language folder (``kde_speakers``), and the Mandarin syllables of ``gcin-voice``
-  (``GCIN_ROOT``), two speakers told apart by file name (``gcin_speakers``).
+  language folder (``kde_speakers``), the Mandarin syllables of ``gcin-voice``
+  (``GCIN_ROOT``), two speakers told apart by file name (``gcin_speakers``), the spoken
+  dialogue of Fish Fillets NG (``FILLETS_ROOT``, ``fillets_speakers``) and the spoken
+  stamp descriptions of Tux Paint (``TUXPAINT_ROOT``, ``tuxpaint_speakers``).
 """
 
 import collections
@@ -24,6 +26,7 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -91,6 +94,24 @@ KDE_EXCLUDED = {"ktuberling_ga": "frame-wise frozen spectra and long runs of dig
 GCIN_ROOT = "/usr/share/gcin-voice/ogg"
 GCIN_SPEAKERS = {"3.ogg": "gcin_liu", "5.ogg": "gcin_chulo"}
 
+# Fish Fillets NG's spoken dialogue (fillets-ng-data-cs, fillets-ng-data-nl):
+# ``<level>/<lang>/[<level tag>-]<character>-<line>.ogg``, ``<level>`` one folder or two
+# (``share/blackjokes``); kept: the two fish, who speak in every level, the big one
+# (``v``, a man) and the small one (``m``, a woman), one speaker per language and fish.
+# Other characters' actors are not credited (some may be the same people) and some
+# of their files are sound effects.
+FILLETS_ROOT = "/usr/share/games/fillets-ng/sound"
+FILLETS_LANGS = ("cs", "nl")
+FILLETS_LINE = re.compile(r"^(?:[^-]+-)?([vm])-[^-]+\.ogg$")
+
+# Tux Paint's spoken stamp descriptions (tuxpaint-stamps-default):
+# ``<category path>/<stamp>_desc_<lang>.ogg``, each language read by one person (the
+# package's changelog); kept: the languages with at least 5 minutes of descriptions
+# (English, Dutch, Lithuanian and Malayalam have under one minute each)
+TUXPAINT_ROOT = "/usr/share/tuxpaint/stamps"
+TUXPAINT_LANGS = ("be", "bg", "ca", "da", "el", "es", "fr", "ro", "ru")
+TUXPAINT_DESC = re.compile(r"^(.+)_desc_([a-z]{2})\.ogg$")
+
 
 def engine_available(engine):
     if engine == "pico":
@@ -156,16 +177,19 @@ def kde_speakers(roots=None):
                     if ext in KDE_AUDIO:
                         rel = os.path.relpath(os.path.join(d, stem), base)
                         out.setdefault(speaker, []).append((rel, os.path.join(d, f)))
-    for speaker, files in out.items():
-        seen, kept = set(), []
-        for p, f in sorted(files):
-            with open(f, "rb") as fh:
-                digest = hashlib.sha1(fh.read()).hexdigest()
-            if digest not in seen:
-                seen.add(digest)
-                kept.append((p, f))
-        out[speaker] = kept
-    return out
+    return {speaker: unique_files(files) for speaker, files in out.items()}
+
+
+def unique_files(files):
+    """Sorted (prompt id, path) of ``files`` without a file whose bytes an earlier one has."""
+    seen, kept = set(), []
+    for p, f in sorted(files):
+        with open(f, "rb") as fh:
+            digest = hashlib.sha1(fh.read()).hexdigest()
+        if digest not in seen:
+            seen.add(digest)
+            kept.append((p, f))
+    return kept
 
 
 def gcin_speakers(root=None):
@@ -182,6 +206,45 @@ def gcin_speakers(root=None):
             if os.path.isfile(path):
                 out.setdefault(speaker, []).append((syllable, path))
     return out
+
+
+def fillets_speakers(root=None):
+    """{speaker: sorted [(prompt id, path)]} of the two fish's lines under ``root``
+    (default ``FILLETS_ROOT``; a missing package gives ``{}``): speaker
+    ``fillets_<lang>_<v or m>``, prompt id ``<level>/<file name without .ogg>``, which
+    a line and its translation share.  A file whose bytes another of the speaker's
+    files already has is skipped."""
+    root = FILLETS_ROOT if root is None else root
+    out = {}
+    for d, _, files in sorted(os.walk(root)):
+        lang = os.path.basename(d)
+        if lang not in FILLETS_LANGS:
+            continue
+        level = os.path.relpath(os.path.dirname(d), root)
+        for f in sorted(files):
+            m = FILLETS_LINE.match(f)
+            if m:
+                speaker = "fillets_%s_%s" % (lang, m.group(1))
+                out.setdefault(speaker, []).append((level + "/" + f[:-len(".ogg")], os.path.join(d, f)))
+    return {speaker: unique_files(files) for speaker, files in out.items()}
+
+
+def tuxpaint_speakers(root=None):
+    """{speaker: sorted [(prompt id, path)]} of the stamp descriptions of
+    ``TUXPAINT_LANGS`` under ``root`` (default ``TUXPAINT_ROOT``; a missing package gives
+    ``{}``): speaker ``tuxpaint_<lang>``, prompt id the stamp's path without
+    ``_desc_<lang>.ogg``, which a description and its translations share.  A file whose
+    bytes another of the speaker's files already has is skipped (stamps in two
+    categories, notes of two lengths)."""
+    root = TUXPAINT_ROOT if root is None else root
+    out = {}
+    for d, _, files in sorted(os.walk(root)):
+        for f in sorted(files):
+            m = TUXPAINT_DESC.match(f)
+            if m and m.group(2) in TUXPAINT_LANGS:
+                stamp = os.path.relpath(os.path.join(d, m.group(1)), root)
+                out.setdefault("tuxpaint_" + m.group(2), []).append((stamp, os.path.join(d, f)))
+    return {speaker: unique_files(files) for speaker, files in out.items()}
 
 
 def recording(path):
