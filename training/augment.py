@@ -44,10 +44,16 @@ def _lpc(frame, order):
 
 
 def _warp_poles(a, alpha):
-    """All-pole filter with every complex pole's angle multiplied by ``alpha`` (kept below pi)."""
+    """All-pole filter with every complex pole's angle multiplied by ``alpha`` (kept below pi).
+
+    Real poles stay where they are: moving one off the real axis (a pole at angle pi)
+    would leave it without a conjugate, and the real part of that polynomial can have
+    roots outside the unit circle (an unstable filter).  Complex poles move in conjugate
+    pairs at their own radius, so the filter stays real and stable."""
     poles = np.roots(a)
     ang = np.angle(poles)
-    warped = np.abs(poles) * np.exp(1j * np.sign(ang) * np.minimum(np.abs(ang) * alpha, np.pi - 0.05))
+    moved = np.sign(ang) * np.minimum(np.abs(ang) * alpha, np.pi - 0.05)
+    warped = np.where(poles.imag != 0, np.abs(poles) * np.exp(1j * moved), poles)
     return np.real(np.poly(warped))
 
 
