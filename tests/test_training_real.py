@@ -7,13 +7,17 @@ The packages' folders are stood in for by tiny folders written here, laid out li
 ``/usr/share/gcin-voice/ogg/<syllable>/{3,5}.ogg``,
 ``/usr/share/games/fillets-ng/sound/<level>/<lang>/<tag>-<character>-<line>.ogg`` and
 ``/usr/share/tuxpaint/stamps/<category>/<stamp>_desc_<lang>.ogg`` (noise bursts with
-quiet edges and a hiss floor), so CI needs none of the packages.
+quiet edges and a hiss floor), and the zip archives of 0 A.D., Warzone 2100 and Nexuiz
+and codec2's example recording by small archives and a file written here, so CI needs
+none of the packages.
 """
 
+import io
 import json
 import os
 import shutil
 import sys
+import zipfile
 
 import numpy as np
 import pytest
@@ -52,6 +56,25 @@ GAMES_TRAIN = ["fillets_cs_m", "fillets_cs_v", "fillets_nl_m", "fillets_nl_v", "
                "tuxpaint_ca", "tuxpaint_es", "tuxpaint_ro", "tuxpaint_ru"]
 TUXPAINT_SAME = {"seasonal/christmas/star": "symbols/shapes/star",      # byte-identical copies
                  "symbols/music/note_b": "symbols/music/note_a"}
+# the stand-in archives' members: (member, seconds); those of no kept speaker are marked
+ZEROAD_CIV = "audio/voice/%s/civ/civ_%s_%s.ogg"
+ZEROAD_MEMBERS = ([(ZEROAD_CIV % ("greek", "female", "order_%d" % k), 1.5) for k in range(8)]
+                  + [(ZEROAD_CIV % ("greek", "male", "yes_%d" % k), 0.9) for k in range(4)]   # 3.6 s in all
+                  + [(ZEROAD_CIV % ("napatan", "male", "attack_%02d" % k), 2.0) for k in range(6)]
+                  + [("audio/voice/global/civ_dog_bark.ogg", 1.0),
+                     ("audio/voice/celt/civ/civ_male_yes_1.ogg", 1.0)])
+WARZONE_MEMBERS = ([("audio/tutorial/tut%d.ogg" % k, 2.0) for k in range(6)]
+                   + [("audio/memressp/power/pow%d.ogg" % k, 1.5) for k in range(3)]
+                   + [("audio/countdown/5min.ogg", 1.5), ("audio/extra/pcv610.ogg", 1.5)]
+                   + [("audio/taunts/taunt1/t1.ogg", 1.0), ("audio/vtoltalk/v1.ogg", 1.0),
+                      ("audio/nexus/laugh1.ogg", 1.0), ("audio/sfx/weapons/gun.ogg", 1.0)])
+NEXUIZ_MEMBERS = [("sound/tutorial/1-welcome.ogg", 13.0), ("sound/tutorial/2-jumppad.ogg", 4.0),
+                  ("sound/tutorial/misc-door.ogg", 2.0), ("sound/announcer/male/impressive.ogg", 1.0),
+                  ("sound/player/marine/coms/attack.ogg", 1.0)]
+MISC_TRAIN = ["0ad_greek_female", "0ad_napatan_male", "codec2_ve9qrp", "nexuiz_tutorial", "warzone_announcer"]
+# the stand-in codec2 recording: 12 s of speech with pauses near 4 s and 8 s, where its
+# three pieces are cut
+CODEC2_PAUSES = [(3.7, 3.9), (8.2, 8.4)]
 
 
 def word(rng, seconds, rate):
@@ -148,13 +171,51 @@ def tuxpaint_root(tmp_path_factory):
     return str(base)
 
 
-def stand_in_plan(seed, kde_roots, gcin_root, fillets_root, tuxpaint_root):
-    return mr.make_plan(seed, MIXES, kde_roots, gcin_root, fillets_root, tuxpaint_root)
+def ogg_bytes(x, rate):
+    buf = io.BytesIO()
+    soundfile.write(buf, x, rate, format="OGG")
+    return buf.getvalue()
+
+
+def write_archive(path, members, rng, rate, channels=1, compression=zipfile.ZIP_STORED):
+    """A zip archive of Ogg members ``(name, seconds)`` (a word, in ``channels`` equal
+    channels) and a text member."""
+    with zipfile.ZipFile(path, "w", compression) as z:
+        for name, sec in members:
+            x = word(rng, sec, rate)
+            z.writestr(name, ogg_bytes(np.stack([x] * channels, axis=1) if channels > 1 else x, rate))
+        z.writestr("readme.txt", "not audio")
+    return str(path)
 
 
 @pytest.fixture(scope="module")
-def plan(kde_roots, gcin_root, fillets_root, tuxpaint_root):
-    return stand_in_plan(3, kde_roots, gcin_root, fillets_root, tuxpaint_root)
+def misc_roots(tmp_path_factory):
+    """``sources.MISC_ROOTS`` stood in for: 0 A.D.'s archive (44.1 kHz, stored; one byte
+    copy), Warzone 2100's (11.025 kHz), Nexuiz's (44.1 kHz stereo, deflated) and
+    codec2's recording (8 kHz WAV, ``CODEC2_PAUSES``)."""
+    base = tmp_path_factory.mktemp("misc")
+    rng = np.random.default_rng(5)
+    roots = {"0ad": write_archive(base / "public.zip", ZEROAD_MEMBERS, rng, 44100),
+             "warzone": write_archive(base / "base.wz", WARZONE_MEMBERS, rng, 11025),
+             "nexuiz": write_archive(base / "data.pk3", NEXUIZ_MEMBERS, rng, 44100, 2, zipfile.ZIP_DEFLATED),
+             "codec2": str(base / "ve9qrp.wav")}
+    with zipfile.ZipFile(roots["0ad"], "a") as z:
+        z.writestr(ZEROAD_CIV % ("napatan", "male", "attack_copy"),
+                   z.read(ZEROAD_CIV % ("napatan", "male", "attack_00")))
+    x = word(rng, 12.0, sources.SR)
+    for a, b in CODEC2_PAUSES:
+        x[int(a * sources.SR):int(b * sources.SR)] *= 1e-3
+    soundfile.write(roots["codec2"], x, sources.SR)
+    return roots
+
+
+def stand_in_plan(seed, kde_roots, gcin_root, fillets_root, tuxpaint_root, misc_roots=None):
+    return mr.make_plan(seed, MIXES, kde_roots, gcin_root, fillets_root, tuxpaint_root, misc_roots or {})
+
+
+@pytest.fixture(scope="module")
+def plan(kde_roots, gcin_root, fillets_root, tuxpaint_root, misc_roots):
+    return stand_in_plan(3, kde_roots, gcin_root, fillets_root, tuxpaint_root, misc_roots)
 
 
 def utts(plan, split):
@@ -246,11 +307,12 @@ def test_splits_are_disjoint_by_speaker(plan):
     assert not files["train_kde"] & files["val_real"]
 
 
-def test_plan_is_deterministic_and_seed_dependent(plan, kde_roots, gcin_root, fillets_root, tuxpaint_root):
-    again = stand_in_plan(3, kde_roots, gcin_root, fillets_root, tuxpaint_root)
+def test_plan_is_deterministic_and_seed_dependent(plan, kde_roots, gcin_root, fillets_root, tuxpaint_root,
+                                                  misc_roots):
+    again = stand_in_plan(3, kde_roots, gcin_root, fillets_root, tuxpaint_root, misc_roots)
     assert json.dumps(again, sort_keys=True) == json.dumps(plan, sort_keys=True)
-    other = stand_in_plan(4, kde_roots, gcin_root, fillets_root, tuxpaint_root)
-    for split in ("train_kde", "train_gcin", "train_games"):
+    other = stand_in_plan(4, kde_roots, gcin_root, fillets_root, tuxpaint_root, misc_roots)
+    for split in ("train_kde", "train_gcin", "train_games", "train_misc"):
         assert [u["text"] for u in utts(other, split)] != [u["text"] for u in utts(plan, split)]
         assert [u["chain"] for u in utts(other, split)] != [u["chain"] for u in utts(plan, split)]
 
@@ -262,7 +324,7 @@ def planned_seconds(u):
 
 
 def test_utterances_last_3_5_to_6_s_except_each_speakers_last(plan):
-    for split in ("train_kde", "val_real", "train_gcin", "train_games", "test_games"):
+    for split in ("train_kde", "val_real", "train_gcin", "train_games", "test_games", "train_misc"):
         by_speaker = {}
         for u in utts(plan, split):
             if u["id"].endswith("_0"):
@@ -284,7 +346,7 @@ def test_utterances_last_3_5_to_6_s_except_each_speakers_last(plan):
 
 
 def test_training_utterances_come_in_three_versions_validation_in_one(plan):
-    for split in ("train_kde", "train_gcin", "train_games"):
+    for split in ("train_kde", "train_gcin", "train_games", "train_misc"):
         by_base = {}
         for u in utts(plan, split):
             by_base.setdefault(u["id"].rsplit("_", 1)[0], []).append(u["chain"])
@@ -333,8 +395,9 @@ def test_trim_above_noise_keeps_a_word_with_a_short_pause_inside():
 
 
 def test_generator_writes_loadable_splits_and_skips_unchanged(kde_roots, gcin_root, fillets_root, tuxpaint_root,
-                                                              tmp_path, monkeypatch, capsys):
+                                                              misc_roots, tmp_path, monkeypatch, capsys):
     pytest.importorskip("pyroomacoustics")        # some augmentation chains simulate a room
+    monkeypatch.setattr(sources, "MISC_ROOTS", misc_roots)
     monkeypatch.setattr(sources, "KDE_ROOTS", kde_roots)
     monkeypatch.setattr(sources, "GCIN_ROOT", gcin_root)
     monkeypatch.setattr(sources, "FILLETS_ROOT", fillets_root)
@@ -366,6 +429,7 @@ def test_generator_writes_loadable_splits_and_skips_unchanged(kde_roots, gcin_ro
     assert "val_real: up to date" in printed and "train_kde: up to date" in printed
     assert "train_gcin: 2 speakers" in printed
     assert "train_games: 10 speakers" in printed and "test_games: 3 speakers" in printed
+    assert "train_misc: 5 speakers" in printed and "train_misc without" not in printed
     assert os.path.getmtime(os.path.join(out, "train_kde", "index.json")) == index_time
     with open(plan_path) as f:
         after = json.load(f)
@@ -383,6 +447,10 @@ def test_generator_writes_loadable_splits_and_skips_unchanged(kde_roots, gcin_ro
     assert len(items) == MIXES
     for _, mix, src in items:
         assert np.allclose(mix, src.sum(0), atol=1e-6)
+    mixer = tdata.TrainMixer(os.path.join(out, "train_misc"), 8000, augment=True)
+    assert {u["voice"] for u in mixer.index} == {"real+" + s for s in MISC_TRAIN}
+    mix, src = mixer.batch(4, np.random.default_rng(0))
+    assert mix.shape == (4, 1, 8000) and src.shape == (4, 2, 8000)
 
 
 def test_generator_says_which_package_is_missing(tmp_path, monkeypatch):
@@ -393,8 +461,9 @@ def test_generator_says_which_package_is_missing(tmp_path, monkeypatch):
     assert not os.path.exists(tmp_path / "corpus")
 
 
-def test_generator_needs_gcin_voice_only_for_train_gcin(kde_roots, fillets_root, tuxpaint_root, tmp_path,
-                                                        monkeypatch):
+def test_generator_needs_gcin_voice_only_for_train_gcin(kde_roots, fillets_root, tuxpaint_root, misc_roots,
+                                                        tmp_path, monkeypatch):
+    monkeypatch.setattr(sources, "MISC_ROOTS", misc_roots)
     monkeypatch.setattr(sources, "KDE_ROOTS", kde_roots)
     monkeypatch.setattr(sources, "FILLETS_ROOT", fillets_root)
     monkeypatch.setattr(sources, "TUXPAINT_ROOT", tuxpaint_root)
@@ -587,3 +656,142 @@ def test_installed_tuxpaint_holds_the_kept_languages():
     assert set(found) == {"tuxpaint_" + lang for lang in sources.TUXPAINT_LANGS}
     assert set(mr.GAMES_TEST_SPEAKERS) <= set(found)
     assert all(len(files) > 300 for files in found.values())
+
+
+def misc_prompts(members, pattern):
+    """The prompt ids of the stand-in members whose name matches ``pattern``: the name
+    without ``.ogg``."""
+    return sorted(name[:-len(".ogg")] for name, _ in members if pattern in name)
+
+
+def test_misc_discovery_per_package(misc_roots, tmp_path):
+    def alone(package):
+        return sources.misc_speakers({package: misc_roots[package]})
+    zeroad = alone("0ad")
+    # one speaker per civilisation and sex; other folders and civilisations, text and
+    # the byte copy left out; the Greek man has under MIN_SPEAKER_SEC
+    assert set(zeroad) == {"0ad_greek_female", "0ad_napatan_male"}
+    assert [p for p, _ in zeroad["0ad_greek_female"]] == misc_prompts(ZEROAD_MEMBERS, "greek/civ/civ_female")
+    assert [p for p, _ in zeroad["0ad_napatan_male"]] == misc_prompts(ZEROAD_MEMBERS, "napatan/civ/civ_male")
+    assert all(f == sources.member_path(misc_roots["0ad"], p + ".ogg") for fs in zeroad.values() for p, f in fs)
+    # the announcer's folders only
+    warzone = alone("warzone")
+    assert [p for p, _ in warzone["warzone_announcer"]] == sorted(
+        misc_prompts(WARZONE_MEMBERS, "tutorial/") + misc_prompts(WARZONE_MEMBERS, "memressp/")
+        + misc_prompts(WARZONE_MEMBERS, "countdown/") + misc_prompts(WARZONE_MEMBERS, "extra/"))
+    assert set(warzone) == {"warzone_announcer"}
+    # the narrator's tutorial lines, not the door; 13 s in 3 pieces
+    assert {s: [p for p, _ in v] for s, v in alone("nexuiz").items()} == {"nexuiz_tutorial": [
+        "sound/tutorial/1-welcome@0", "sound/tutorial/1-welcome@1", "sound/tutorial/1-welcome@2",
+        "sound/tutorial/2-jumppad"]}
+    assert [p for p, _ in alone("codec2")["codec2_ve9qrp"]] == ["ve9qrp@0", "ve9qrp@1", "ve9qrp@2"]
+    # a missing package gives nothing; every package together gives each one's speakers
+    assert sources.misc_speakers({"0ad": str(tmp_path / "no.zip"), "codec2": str(tmp_path / "no.wav")}) == {}
+    assert sources.misc_speakers(misc_roots) == dict(zeroad, **warzone, **alone("nexuiz"), **alone("codec2"))
+    assert sorted(sources.misc_speakers(misc_roots)) == MISC_TRAIN
+
+
+def test_archive_members_are_read_like_files(misc_roots, tmp_path):
+    member = "sound/tutorial/2-jumppad.ogg"
+    with zipfile.ZipFile(misc_roots["nexuiz"]) as z:
+        (tmp_path / "jumppad.ogg").write_bytes(z.read(member))
+    path = sources.member_path(misc_roots["nexuiz"], member)
+    assert path == misc_roots["nexuiz"] + "::" + member
+    assert sources.file_bytes(path) == (tmp_path / "jumppad.ogg").read_bytes()
+    x = sources.recording(path)
+    assert np.array_equal(x, sources.recording(str(tmp_path / "jumppad.ogg")))
+    assert abs(len(x) - 4.0 * sources.SR) <= 1       # stereo 44.1 kHz to mono 8 kHz
+    # a slice of a member is its samples at 8 kHz
+    assert np.array_equal(sources.recording(sources.slice_path(path, 800, 2000)), x[800:2000])
+
+
+def test_long_recordings_are_read_in_pieces_cut_at_pauses(misc_roots):
+    path = misc_roots["codec2"]
+    x = sources.recording(path)
+    pieces = sources.in_pieces("ve9qrp", path)
+    parts = [sources.recording(f) for _, f in pieces]
+    assert np.array_equal(np.concatenate(parts), x)
+    assert all(len(p) <= (sources.PIECE_SEC + 1) * sources.SR for p in parts)
+    cuts = np.cumsum([len(p) for p in parts])[:-1] / sources.SR
+    for cut, (a, b) in zip(cuts, CODEC2_PAUSES):
+        assert a <= cut <= b
+    # a recording up to PIECE_SEC is read whole
+    short = sources.member_path(misc_roots["nexuiz"], "sound/tutorial/2-jumppad.ogg")
+    assert sources.in_pieces("jumppad", short) == [("jumppad", short)]
+
+
+def test_misc_speakers_under_min_speaker_sec_are_left_out(misc_roots, monkeypatch):
+    assert sources.MIN_SPEAKER_SEC == 10.0
+    assert "0ad_greek_male" not in sources.misc_speakers(misc_roots)
+    monkeypatch.setattr(sources, "MIN_SPEAKER_SEC", 3.0)
+    assert len(sources.misc_speakers(misc_roots)["0ad_greek_male"]) == 4
+    monkeypatch.setattr(sources, "MIN_SPEAKER_SEC", 13.0)       # the 12 s speakers go
+    assert sorted(sources.misc_speakers(misc_roots)) == ["nexuiz_tutorial", "warzone_announcer"]
+
+
+def test_misc_split_is_disjoint_from_every_other_split(plan, misc_roots):
+    assert split_speakers(plan, "train_misc") == set(MISC_TRAIN)
+    asterisk = set(mv.REAL_SPLITS["train"]) | set(mv.REAL_SPLITS["test"])
+    for other in set(mr.SPLIT_NAMES) - {"train_misc"}:
+        assert split_speakers(plan, other), other
+        assert not split_speakers(plan, "train_misc") & split_speakers(plan, other), other
+        assert not split_files(plan, "train_misc") & split_files(plan, other), other
+    assert not split_speakers(plan, "train_misc") & asterisk
+    # every recording or piece is used (each speaker is under GAMES_MAX_TRAIN_SEC), read
+    # as a sentence
+    found = sources.misc_speakers(misc_roots)
+    assert {s: len(v) for s, v in first_versions_seconds(plan, "train_misc").items()} == {
+        s: len(v) for s, v in found.items()}
+    assert all(mr.reader(s) is mr.sentence_audio for s in MISC_TRAIN)
+
+
+def test_adding_train_misc_leaves_the_older_splits_plans_as_they_were(plan, kde_roots, gcin_root, fillets_root,
+                                                                      tuxpaint_root, misc_roots, tmp_path):
+    before = stand_in_plan(3, kde_roots, gcin_root, fillets_root, tuxpaint_root)
+    assert utts(before, "train_misc") == []
+    for split in set(mr.SPLIT_NAMES) - {"train_misc"}:
+        assert json.dumps(before["splits"][split]) == json.dumps(plan["splits"][split]), split
+    assert mr.SPLIT_NAMES[:-1] == ["val_real", "train_kde", "train_gcin", "train_games", "test_games"]
+    # without the other packages, train_misc is planned all the same, and with one of
+    # its packages it holds that package's speakers' utterances as they were
+    absent = str(tmp_path / "no")
+    alone = stand_in_plan(3, {"ktuberling": absent}, absent, absent, absent, misc_roots)
+    assert json.dumps(alone["splits"]["train_misc"]) == json.dumps(plan["splits"]["train_misc"])
+    warzone = stand_in_plan(3, {"ktuberling": absent}, absent, absent, absent, {"warzone": misc_roots["warzone"]})
+    assert utts(warzone, "train_misc") == [u for u in utts(plan, "train_misc")
+                                           if u["variant"] == "warzone_announcer"]
+
+
+def test_generator_needs_one_misc_package_for_train_misc(misc_roots, tmp_path, monkeypatch, capsys):
+    absent = {package: str(tmp_path / package) for package in sources.MISC_ROOTS}
+    monkeypatch.setattr(sources, "MISC_ROOTS", absent)
+    want = sorted((absent[k], sources.MISC_PACKAGES[k]) for k in absent)
+    assert mr.missing_packages(["train_misc"]) == want == mr.missing_misc_packages()
+    assert [p for _, p in want] == ["0ad-data", "codec2-examples", "nexuiz-data", "warzone2100-data"]
+    with pytest.raises(SystemExit) as e:
+        mr.main(["--out", str(tmp_path / "corpus"), "--split", "train_misc"])
+    assert "apt-get install -y 0ad-data codec2-examples nexuiz-data warzone2100-data" in str(e.value)
+    assert not os.path.exists(tmp_path / "corpus")
+    # one is enough: the others are named, not required
+    monkeypatch.setattr(sources, "MISC_ROOTS", dict(absent, codec2=misc_roots["codec2"]))
+    assert mr.missing_packages(["train_misc"]) == []
+    assert len(mr.missing_misc_packages()) == 3
+    pytest.importorskip("pyroomacoustics")        # some augmentation chains simulate a room
+    monkeypatch.setattr(sources, "KDE_ROOTS", {})
+    for name in ("GCIN_ROOT", "FILLETS_ROOT", "TUXPAINT_ROOT"):
+        monkeypatch.setattr(sources, name, str(tmp_path / "absent"))
+    mr.main(["--out", str(tmp_path / "corpus"), "--procs", "1", "--split", "train_misc"])
+    printed = capsys.readouterr().out
+    assert "train_misc without %s, %s, %s: apt-get install -y 0ad-data nexuiz-data warzone2100-data" % (
+        absent["0ad"], absent["nexuiz"], absent["warzone"]) in printed
+    assert "train_misc: 1 speakers" in printed
+
+
+@pytest.mark.skipif(not all(os.path.isfile(f) for f in sources.MISC_ROOTS.values()),
+                    reason="0ad-data / warzone2100-data / nexuiz-data / codec2-examples not installed")
+def test_installed_misc_packages_hold_their_speakers():
+    found = sources.misc_speakers()
+    assert set(found) == {"0ad_%s_%s" % (civ, sex) for civ in ("greek", "latin", "napatan", "persian")
+                          for sex in ("female", "male")} - {"0ad_greek_male"} | {
+        "warzone_announcer", "nexuiz_tutorial", "codec2_ve9qrp"}
+    assert len(found["warzone_announcer"]) > 300 and len(found["codec2_ve9qrp"]) > 20

@@ -8,7 +8,10 @@ syllables said by two people (``sources.gcin_speakers``).  ``fillets-ng-data-cs`
 ``fillets-ng-data-nl`` ship the dialogue of the game Fish Fillets NG, two fish each
 played by one person per language (``sources.fillets_speakers``), and
 ``tuxpaint-stamps-default`` spoken descriptions of Tux Paint's stamps, one reader per
-language (``sources.tuxpaint_speakers``).  From them, in the corpus folder of
+language (``sources.tuxpaint_speakers``).  ``0ad-data``, ``warzone2100-data``,
+``nexuiz-data`` and ``codec2-examples`` hold a few single speakers each: 0 A.D.'s
+civilians (one actor per civilisation and sex), Warzone 2100's announcer, Nexuiz's
+tutorial narrator and one radio amateur (``sources.misc_speakers``).  From them, in the corpus folder of
 ``make_corpus.py`` and ``make_voices_corpus.py`` (other split names, own plan
 file ``plan_real.json``), deterministically from ``--seed``:
 
@@ -24,6 +27,8 @@ file ``plan_real.json``), deterministically from ``--seed``:
                 except ``GAMES_TEST_SPEAKERS``, made like train_kde, up to
                 ``GAMES_MAX_TRAIN_SEC`` of speech per speaker (again a split of its own)
     test_games  150 fixed mixtures of the ``GAMES_TEST_SPEAKERS``, made like val_real
+    train_misc  single-speaker shards of the ``sources.misc_speakers``, made like
+                train_games (all are training speakers: none holds more than 7 minutes)
 
 The splits are disjoint by speaker: a validation speaker's recordings are in no
 training split, the held-out test speakers of ``test_real`` (Asterisk prompts) are
@@ -35,10 +40,11 @@ that the few seconds of the smallest speakers are not thrown away.  A speaker wi
 more than ``MAX_TRAIN_SEC`` of speech gives only that much to training, so that one
 voice does not fill the split.  The recordings of words, letters and syllables are
 cut to their speech by ``sources.trim_above_noise``, the read sentences and lines of
-dialogue by ``sources.trim`` (``SENTENCE_SOURCES``).
+dialogue, and 0 A.D.'s commands, by ``sources.trim`` (``SENTENCE_SOURCES``).
 
     apt-get install -y ktuberling-data klettres-data gcin-voice \
-        fillets-ng-data-cs fillets-ng-data-nl tuxpaint-stamps-default
+        fillets-ng-data-cs fillets-ng-data-nl tuxpaint-stamps-default \
+        0ad-data warzone2100-data nexuiz-data codec2-examples
     python training/make_real_corpus.py                       # every split
     python training/make_real_corpus.py --split train_gcin    # only this one
 """
@@ -72,10 +78,12 @@ MAX_TRAIN_SEC = 300.0
 GAMES_TEST_SPEAKERS = ["tuxpaint_da", "tuxpaint_el", "tuxpaint_fr"]
 # the Fish Fillets and Tux Paint speakers hold 13-44 minutes each
 GAMES_MAX_TRAIN_SEC = 600.0
-# speakers whose recordings are read sentences or lines of dialogue (by name prefix)
-SENTENCE_SOURCES = ("fillets_", "tuxpaint_")
+# speakers whose recordings are read sentences or lines of dialogue (by name prefix);
+# 0 A.D.'s commands are phrases of a few words too, which trim_above_noise, keeping
+# only the loudest run of speech, would cut (it keeps 53 of Napatan's 63 s, trim 58 s)
+SENTENCE_SOURCES = ("fillets_", "tuxpaint_", "0ad_", "warzone_", "nexuiz_", "codec2_")
 # in the order written: the validation split first, so a training run can start on it
-SPLIT_NAMES = ["val_real", "train_kde", "train_gcin", "train_games", "test_games"]
+SPLIT_NAMES = ["val_real", "train_kde", "train_gcin", "train_games", "test_games", "train_misc"]
 
 
 def item_audio(path):
@@ -135,7 +143,8 @@ def speaker_split(name, speaker, files, seed, held, max_sec=None):
     return out
 
 
-def make_plan(seed=0, mixes=VAL_MIXES, roots=None, gcin_root=None, fillets_root=None, tuxpaint_root=None):
+def make_plan(seed=0, mixes=VAL_MIXES, roots=None, gcin_root=None, fillets_root=None, tuxpaint_root=None,
+              misc_roots=None):
     """Deterministic plan of every utterance (with its augmentation chain) and mixture;
     ``mixes`` mixtures each in val_real and test_games."""
     splits = {name: {"utterances": []} for name in SPLIT_NAMES}
@@ -150,6 +159,9 @@ def make_plan(seed=0, mixes=VAL_MIXES, roots=None, gcin_root=None, fillets_root=
         held = speaker in GAMES_TEST_SPEAKERS
         name = "test_games" if held else "train_games"
         splits[name]["utterances"] += speaker_split(name, speaker, files, seed, held, GAMES_MAX_TRAIN_SEC)
+    for speaker, files in sorted(sources.misc_speakers(misc_roots).items()):
+        splits["train_misc"]["utterances"] += speaker_split("train_misc", speaker, files, seed, False,
+                                                            GAMES_MAX_TRAIN_SEC)
     for name in ("val_real", "test_games"):
         fixed = splits[name]
         if fixed["utterances"]:     # the packages are installed
@@ -163,9 +175,16 @@ def render_job(us):
             for u in us]
 
 
+def missing_misc_packages():
+    """(file, Debian package) of each of ``sources.MISC_ROOTS`` that this machine lacks."""
+    return sorted((path, sources.MISC_PACKAGES[package]) for package, path in sources.MISC_ROOTS.items()
+                  if not os.path.isfile(path))
+
+
 def missing_packages(splits):
     """(folder, Debian package) of each recording folder the chosen splits read and this
-    machine lacks (a folder may be a pattern: ``<level>/cs`` of any level)."""
+    machine lacks (a folder may be a pattern: ``<level>/cs`` of any level); for
+    train_misc, its packages' files when none of them is there (one is enough)."""
     need = {}
     if not {"train_kde", "val_real"}.isdisjoint(splits):
         need.update({root: game + "-data" for game, root in sources.KDE_ROOTS.items()})
@@ -176,8 +195,11 @@ def missing_packages(splits):
                      for lang in sources.FILLETS_LANGS})
     if not {"train_games", "test_games"}.isdisjoint(splits):
         need[sources.TUXPAINT_ROOT] = "tuxpaint-stamps-default"
-    return sorted((root, package) for root, package in need.items()
-                  if not any(os.path.isdir(d) for d in glob.glob(root)))
+    missing = [(root, package) for root, package in need.items()
+               if not any(os.path.isdir(d) for d in glob.glob(root))]
+    if "train_misc" in splits and len(missing_misc_packages()) == len(sources.MISC_ROOTS):
+        missing += missing_misc_packages()
+    return sorted(missing)
 
 
 def main(argv=None):
@@ -187,6 +209,10 @@ def main(argv=None):
     if missing:
         sys.exit("missing %s: apt-get install -y %s (training/README.md)"
                  % (", ".join(r for r, _ in missing), " ".join(sorted({p for _, p in missing}))))
+    absent = missing_misc_packages() if "train_misc" in splits else []
+    if absent:
+        print("train_misc without %s: apt-get install -y %s" % (", ".join(r for r, _ in absent),
+                                                                " ".join(p for _, p in absent)))
     plan = make_plan(a.seed, max(2, int(round(VAL_MIXES * a.scale))))
     voices.write_planned_splits(plan, a.out, "plan_real.json", [s for s in SPLIT_NAMES if s in splits],
                                 a.procs, a.force, render_job)

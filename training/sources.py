@@ -17,19 +17,28 @@ Engines and where they come from (Debian packages):
   words and letters recorded for two KDE games (``KDE_ROOTS``), one speaker per
   language folder (``kde_speakers``), the Mandarin syllables of ``gcin-voice``
   (``GCIN_ROOT``), two speakers told apart by file name (``gcin_speakers``), the spoken
-  dialogue of Fish Fillets NG (``FILLETS_ROOT``, ``fillets_speakers``) and the spoken
-  stamp descriptions of Tux Paint (``TUXPAINT_ROOT``, ``tuxpaint_speakers``).
+  dialogue of Fish Fillets NG (``FILLETS_ROOT``, ``fillets_speakers``), the spoken
+  stamp descriptions of Tux Paint (``TUXPAINT_ROOT``, ``tuxpaint_speakers``) and single
+  speakers of three games' archives and a codec's example file (``MISC_ROOTS``,
+  ``misc_speakers``).
+
+A recording's path may name a member of a zip archive, ``<archive>::<member>``
+(``member_path``), and a slice of a recording, ``<path>@<start>:<end>`` in samples at
+8 kHz (``slice_path``); ``recording`` and ``file_bytes`` read every kind.
 """
 
 import collections
+import functools
 import hashlib
 import importlib.metadata
 import importlib.util
+import io
 import os
 import re
 import shutil
 import subprocess
 import tempfile
+import zipfile
 
 import numpy as np
 import soundfile
@@ -112,6 +121,34 @@ TUXPAINT_ROOT = "/usr/share/tuxpaint/stamps"
 TUXPAINT_LANGS = ("be", "bg", "ca", "da", "el", "es", "fr", "ro", "ru")
 TUXPAINT_DESC = re.compile(r"^(.+)_desc_([a-z]{2})\.ogg$")
 
+# single real speakers of other packages: package -> the zip archive (or, for
+# codec2-examples, the one recording) that holds them
+MISC_ROOTS = {"0ad": "/usr/share/games/0ad/mods/public/public.zip",
+              "warzone": "/usr/share/games/warzone2100/base.wz",
+              "nexuiz": "/usr/share/games/nexuiz/data/data.pk3",
+              "codec2": "/usr/share/codec2/wav/ve9qrp.wav"}
+MISC_PACKAGES = {"0ad": "0ad-data", "warzone": "warzone2100-data", "nexuiz": "nexuiz-data",
+                 "codec2": "codec2-examples"}
+# archive members kept: package -> (member name pattern, speaker name formatted with its
+# groups).  0 A.D.: the civilians' commands, one actor per civilisation and sex.
+# Warzone 2100: the female announcer ("mission control"); its other voices (taunts,
+# vtoltalk, trnsppil, nexus, coltive, proxmessages, multi) are left out.  Nexuiz: the
+# tutorial's narrator, a man; misc-door.ogg in his folder is a sound effect.
+MISC_MEMBERS = {
+    "0ad": (re.compile(r"^audio/voice/(greek|latin|napatan|persian)/civ/civ_(male|female)_[^/]+\.ogg$"),
+            "0ad_{0}_{1}"),
+    "warzone": (re.compile(r"^audio/(?:memressp/[^/]+|tutorial|countdown|extra)/[^/]+\.ogg$"),
+                "warzone_announcer"),
+    "nexuiz": (re.compile(r"^sound/tutorial/(?!misc-door\.ogg$)[^/]+\.ogg$"), "nexuiz_tutorial")}
+# a speaker with less recorded speech than this is left out (0 A.D.'s Greek man: 4
+# commands, 3.7 s, not credited)
+MIN_SPEAKER_SEC = 10.0
+# a longer recording is read in slices of at most about this long (cut at pauses),
+# so that the 6 s cut of an utterance does not throw most of it away
+PIECE_SEC = 5.0
+ARCHIVE_SEP = "::"
+SLICE = re.compile(r"^(.*)@(\d+):(\d+)$")
+
 
 def engine_available(engine):
     if engine == "pico":
@@ -184,8 +221,7 @@ def unique_files(files):
     """Sorted (prompt id, path) of ``files`` without a file whose bytes an earlier one has."""
     seen, kept = set(), []
     for p, f in sorted(files):
-        with open(f, "rb") as fh:
-            digest = hashlib.sha1(fh.read()).hexdigest()
+        digest = hashlib.sha1(file_bytes(f)).hexdigest()
         if digest not in seen:
             seen.add(digest)
             kept.append((p, f))
@@ -247,12 +283,90 @@ def tuxpaint_speakers(root=None):
     return {speaker: unique_files(files) for speaker, files in out.items()}
 
 
+def misc_speakers(roots=None):
+    """{speaker: sorted [(prompt id, path)]} of the single speakers in the files of
+    ``roots`` (package -> file, default ``MISC_ROOTS``; a missing package is skipped):
+    the members of an archive that ``MISC_MEMBERS`` keeps (prompt id: the member's name
+    without extension), or the package's one recording (speaker ``<package>_<file
+    name>``).  A member whose bytes another of the speaker's has is skipped; a
+    recording over ``PIECE_SEC`` is read in slices (``in_pieces``); a speaker with
+    under ``MIN_SPEAKER_SEC`` of recordings is left out."""
+    out = {}
+    for package, path in sorted((MISC_ROOTS if roots is None else roots).items()):
+        if not os.path.isfile(path):
+            continue
+        if package not in MISC_MEMBERS:
+            stem = os.path.splitext(os.path.basename(path))[0]
+            out["%s_%s" % (package, stem)] = [(stem, path)]
+            continue
+        pattern, speaker = MISC_MEMBERS[package]
+        with zipfile.ZipFile(path) as z:
+            for member in z.namelist():
+                m = pattern.match(member)
+                if m:
+                    out.setdefault(speaker.format(*m.groups()), []).append(
+                        (os.path.splitext(member)[0], member_path(path, member)))
+    pieces = {speaker: [piece for p, f in unique_files(files) for piece in in_pieces(p, f)]
+              for speaker, files in out.items()}
+    return {speaker: files for speaker, files in pieces.items()
+            if sum(len(recording(f)) for _, f in files) >= MIN_SPEAKER_SEC * SR}
+
+
+def in_pieces(prompt, path):
+    """[(prompt id, path)] of one recording: itself if it lasts at most ``PIECE_SEC``,
+    else its slices (``slice_path``, prompt id ``<prompt>@<k>``) of about equal length,
+    each cut at the quietest 10 ms within 0.5 s of an even split point."""
+    x = recording(path)
+    n = int(np.ceil(len(x) / (PIECE_SEC * SR)))
+    if n <= 1:
+        return [(prompt, path)]
+    hop, e = 80, frame_energy(x)
+    w = int(0.5 * SR / hop)
+    cuts = [0]
+    for k in range(1, n):
+        c = k * len(e) // n
+        cuts.append((c - w + int(np.argmin(e[c - w:c + w]))) * hop)
+    cuts.append(len(x))
+    return [("%s@%d" % (prompt, k), slice_path(path, a, b)) for k, (a, b) in enumerate(zip(cuts, cuts[1:]))]
+
+
+def member_path(archive, member):
+    """The path of a zip archive's member, as ``recording`` and ``file_bytes`` read it."""
+    return archive + ARCHIVE_SEP + member
+
+
+def slice_path(path, start, end):
+    """The path of samples ``start:end`` (at 8 kHz) of the recording at ``path``."""
+    return "%s@%d:%d" % (path, start, end)
+
+
+def file_bytes(path):
+    """The bytes of a file or of an archive member (``member_path``)."""
+    if ARCHIVE_SEP in path:
+        archive, member = path.split(ARCHIVE_SEP, 1)
+        return _archive(archive, os.getpid()).read(member)
+    with open(path, "rb") as f:
+        return f.read()
+
+
+@functools.lru_cache(maxsize=8)
+def _archive(path, pid):
+    """An open zip archive, one per archive and process (``pid``: a forked worker opens
+    its own rather than share the file position of its parent's)."""
+    return zipfile.ZipFile(path)
+
+
 def recording(path):
-    """A packaged recording as float64 at 8 kHz (raw GSM 06.10 for ``.gsm``)."""
+    """A packaged recording as float64 at 8 kHz (raw GSM 06.10 for ``.gsm``); ``path``
+    may name an archive member (``member_path``) or a slice (``slice_path``)."""
+    m = SLICE.match(path)
+    if m:
+        return recording(m.group(1))[int(m.group(2)):int(m.group(3))]
     if path.endswith(".gsm"):
         x, rate = soundfile.read(path, format="RAW", subtype="GSM610", samplerate=SR, channels=1)
     else:
-        x, rate = soundfile.read(path, dtype="float64")
+        source = io.BytesIO(file_bytes(path)) if ARCHIVE_SEP in path else path
+        x, rate = soundfile.read(source, dtype="float64")
     return to_8k(x, rate)
 
 
