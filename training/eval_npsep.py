@@ -7,9 +7,9 @@ over the two sources of each mixture). No PyTorch is involved.
 
     python training/eval_npsep.py npsep/data/default_model.npz --split test --split test_de
 
-The splits of the acceptance figures: ``test_real`` (held-out real speakers), ``test``,
-``test_de``, ``test_es`` (espeak-ng), ``test_synth`` (held-out synthesiser voices) and
-``test_tel`` (espeak test mixtures in the telephone band).
+The splits of the acceptance figures: ``test_real`` and ``test_games`` (held-out real
+speakers), ``test``, ``test_de``, ``test_es`` (espeak-ng), ``test_synth`` (held-out
+synthesiser voices) and ``test_tel`` (espeak test mixtures in the telephone band).
 """
 import argparse
 import json
