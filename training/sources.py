@@ -361,13 +361,20 @@ def recording(path):
     may name an archive member (``member_path``) or a slice (``slice_path``)."""
     m = SLICE.match(path)
     if m:
-        return recording(m.group(1))[int(m.group(2)):int(m.group(3))]
+        return _sliced_recording(m.group(1))[int(m.group(2)):int(m.group(3))].copy()
     if path.endswith(".gsm"):
         x, rate = soundfile.read(path, format="RAW", subtype="GSM610", samplerate=SR, channels=1)
     else:
         source = io.BytesIO(file_bytes(path)) if ARCHIVE_SEP in path else path
         x, rate = soundfile.read(source, dtype="float64")
     return to_8k(x, rate)
+
+
+@functools.lru_cache(maxsize=8)
+def _sliced_recording(path):
+    """``recording(path)``, decoded once for all the slices cut from it (a long
+    recording is read as tens of slices, each of which would decode it whole)."""
+    return recording(path)
 
 
 def to_8k(x, rate):
