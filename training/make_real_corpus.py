@@ -197,8 +197,9 @@ def missing_packages(splits):
         need[sources.TUXPAINT_ROOT] = "tuxpaint-stamps-default"
     missing = [(root, package) for root, package in need.items()
                if not any(os.path.isdir(d) for d in glob.glob(root))]
-    if "train_misc" in splits and len(missing_misc_packages()) == len(sources.MISC_ROOTS):
-        missing += missing_misc_packages()
+    absent = missing_misc_packages() if "train_misc" in splits else []
+    if len(absent) == len(sources.MISC_ROOTS):
+        missing += absent
     return sorted(missing)
 
 
