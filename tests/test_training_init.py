@@ -112,3 +112,43 @@ def test_init_state_and_init_npz_are_alternatives(corpus, tmp_path):
     with pytest.raises(SystemExit) as e:
         run(corpus, str(tmp_path), "--init-state", "x.pt", "--init-npz", "y.npz")
     assert e.value.code == 2
+
+
+def test_deepen_appends_identity_blocks_so_the_deeper_model_starts_where_the_shallow_one_was(
+        corpus, trained, tmp_path):
+    src_dir, src = trained
+    ck = run(corpus, str(tmp_path), "--init-state", os.path.join(src_dir, "ckpt.pt"), "--deepen",
+             "--set", "model.num_blocks=3", "--set", "max_steps=0")
+    got = ck["model"]
+    assert ck["config"]["model"]["num_blocks"] == 3
+    for k in src["model"]:
+        if k != "decoder.weight":
+            assert torch.equal(got[k], src["model"][k]), k
+    added = [k for k in got if k.startswith(("sm.1.", "sm.2."))]
+    assert added and all(k.replace("sm.1.", "sm.0.").replace("sm.2.", "sm.0.") in src["model"] for k in added)
+    for b in (1, 2):
+        assert not got["sm.%d.res_conv.weight" % b].any() and not got["sm.%d.res_conv.bias" % b].any()
+        assert got["sm.%d.proj_1x1.conv.weight" % b].any()  # the rest of the block is a fresh init
+    # same output as the shallow model with the same (rescaled) decoder
+    shallow = train.build_model(TINY)
+    shallow.load_state_dict({k: v for k, v in got.items() if k in src["model"]})
+    deep = train.build_model(dict(TINY, num_blocks=3))
+    deep.load_state_dict(got)
+    x = torch.randn(1, 1, 1600, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert torch.equal(deep(x), shallow(x))
+    # without --deepen the same request is refused, and so is making a model shallower
+    with pytest.raises(SystemExit) as e:
+        run(corpus, str(tmp_path / "a"), "--init-state", os.path.join(src_dir, "ckpt.pt"),
+            "--set", "model.num_blocks=3", "--set", "max_steps=0")
+    assert "differs" in str(e.value)
+    with pytest.raises(SystemExit) as e:
+        run(corpus, str(tmp_path / "b"), "--init-state", os.path.join(tmp_path, "ckpt.pt"), "--deepen",
+            "--set", "max_steps=0")
+    assert "differs" in str(e.value)
+
+
+def test_deepen_needs_initial_weights(corpus, tmp_path):
+    with pytest.raises(SystemExit) as e:
+        run(corpus, str(tmp_path), "--deepen")
+    assert e.value.code == 2

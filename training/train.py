@@ -147,21 +147,42 @@ def export_state_dict(model, gain):
 # checkpoints
 # --------------------------------------------------------------------------
 
-def initial_state(path, model_hp):
+def initial_state(path, model_hp, deepen=False):
     """Weights to start a new run from: an npsep ``.npz`` export, a training
-    checkpoint ``ckpt.pt`` (its model must have hyper-parameters ``model_hp``) or a
-    plain state_dict ``.pt``.  Returns {name: tensor}."""
+    checkpoint ``ckpt.pt`` (its model must have hyper-parameters ``model_hp``, or with
+    ``deepen`` the same but at most as many blocks) or a plain state_dict ``.pt``.
+    Returns {name: tensor}."""
     if path.endswith(".npz"):
         with np.load(path, allow_pickle=False) as z:
             return {k: torch.from_numpy(z[k]) for k in z.files if k != "__config__"}
     ck = torch.load(path, map_location="cpu", weights_only=False)
     if isinstance(ck, dict) and "model" in ck and "optimizer" in ck:
-        if ck["config"]["model"] != model_hp:
+        theirs = dict(ck["config"]["model"])
+        if deepen and theirs.get("num_blocks", 0) <= model_hp["num_blocks"]:
+            theirs["num_blocks"] = model_hp["num_blocks"]
+        if theirs != model_hp:
             raise ValueError("its model %s differs from the config's %s" % (ck["config"]["model"], model_hp))
         return dict(ck["model"])
     if not isinstance(ck, dict) or not all(torch.is_tensor(v) for v in ck.values()):
         raise ValueError("neither a training checkpoint nor a state_dict")
     return dict(ck)
+
+
+def deepened(sd, fresh):
+    """``sd`` (a model with N U-ConvBlocks) completed to the deeper model whose fresh
+    weights are ``fresh``: blocks N, N+1, ... are appended as identities.  An improved
+    block computes x + res_conv(...), so with res_conv's weight and bias at zero it
+    passes x through unchanged, and the deeper model starts computing exactly what the
+    shallower one did; training then grows the new blocks from there."""
+    n = len({k.split(".")[1] for k in sd if k.startswith("sm.")})
+    out = dict(sd)
+    for k, v in fresh.items():
+        if k in sd:
+            continue
+        if not (k.startswith("sm.") and int(k.split(".")[1]) >= n):
+            raise ValueError("the initial weights lack %s, which is not in an added block" % k)
+        out[k] = torch.zeros_like(v) if ".res_conv." in k else v.clone()
+    return out
 
 
 def atomic_save(obj, path):
@@ -213,6 +234,9 @@ def main(argv=None):
     ap.add_argument("--init-state", default=None,
                     help="start a run that has no checkpoint from another run's weights: its ckpt.pt or a "
                          "plain state_dict .pt (e.g. best_state_dict.pt); optimizer, step and lr start fresh")
+    ap.add_argument("--deepen", action="store_true",
+                    help="with --init-state or --init-npz: the config's model may have more U-ConvBlocks "
+                         "than the initial weights; the added blocks start as identities (res_conv zero)")
     ap.add_argument("--benchmark", type=int, default=0,
                     help="only time this many training steps and exit")
     ap.add_argument("--lr-now", type=float, default=None,
@@ -223,6 +247,8 @@ def main(argv=None):
     a = ap.parse_args(argv)
     if a.init_npz and a.init_state:
         ap.error("--init-npz and --init-state are alternatives: give one")
+    if a.deepen and not (a.init_npz or a.init_state):
+        ap.error("--deepen needs --init-state or --init-npz")
 
     cfg = load_config(a.config)
     for kv in a.set:
@@ -288,7 +314,9 @@ def main(argv=None):
         init = a.init_npz or a.init_state
         if init:
             try:
-                sd = initial_state(init, cfg["model"])
+                sd = initial_state(init, cfg["model"], a.deepen)
+                if a.deepen:
+                    sd = deepened(sd, model.state_dict())
                 # SI-SDR ignores scale, but Adam's step is absolute: give the decoder (whose weight
                 # may carry an exported output gain) the scale of a fresh initialisation so the
                 # first steps do not swamp it
@@ -297,7 +325,7 @@ def main(argv=None):
                 model.load_state_dict(sd)
             except (OSError, KeyError, ValueError, RuntimeError) as e:
                 sys.exit("cannot initialise from %s: %s" % (init, " ".join(str(e).split())[:300]))
-            log("initialised from %s" % init)
+            log("initialised from %s%s" % (init, " (deepened: added blocks start as identities)" if a.deepen else ""))
         log("fresh run: %s" % json.dumps(cfg))
         log("model params: %d; data %s (%d training utterances); run dir %s"
             % (nparams, data_dir, len(mixer), run_dir))
