@@ -36,7 +36,7 @@ git-ignored) made by ``scripts/make_figures.py``, so that every checkout renders
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from npsep import architectures, info, reference, weights  # noqa: E402
+from npsep import architectures, info, models, reference, weights  # noqa: E402
 
 IMPROVED = info.PUBLISHED["improved-u16-b512"]
 GROUPCOMM = info.PUBLISHED["groupcomm-u8-b512"]
@@ -523,6 +523,7 @@ SECTIONS = {
         "separation.png", "The bundled example: mixture, masks and separated sources",
         "*No figure yet: it is drawn once the bundled model and `examples/mixture.wav` exist.*")},
     "api.md": {"api-modules": api_reference},
+    "models.md": {"models-catalogue": lambda: models.markdown_table()},
     "operations.md": {"gemm-share": gemm_share_sentence},
     "objective.md": {},
     "walkthrough.md": {f"wt-{name}": functools.partial(walkthrough_section, name)
