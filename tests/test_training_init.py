@@ -3,6 +3,7 @@ or a plain state_dict), with a fresh optimizer, step and learning rate."""
 
 import json
 import os
+import shutil
 import sys
 
 import numpy as np
@@ -152,3 +153,16 @@ def test_deepen_needs_initial_weights(corpus, tmp_path):
     with pytest.raises(SystemExit) as e:
         run(corpus, str(tmp_path), "--deepen")
     assert e.value.code == 2
+
+
+@pytest.mark.skipif(not (shutil.which("g++") or shutil.which("c++")),
+                    reason="torch.compile on the CPU needs a C++ compiler")
+def test_compiled_training_steps_train_the_plain_module(corpus, trained, tmp_path):
+    """With compile on, the steps go through torch.compile; the checkpoint holds the plain
+    module's state (no wrapper prefix) and the weights moved."""
+    _, src = trained
+    ck = run(corpus, str(tmp_path), "--set", "compile=true", "--set", "max_steps=3")
+    assert ck["step"] == 3 and ck["config"]["compile"] is True
+    assert set(ck["model"]) == set(src["model"])
+    fresh = run(corpus, str(tmp_path / "fresh"), "--set", "max_steps=0")["model"]
+    assert not torch.equal(ck["model"]["encoder.weight"], fresh["encoder.weight"])

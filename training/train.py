@@ -55,6 +55,7 @@ DEFAULTS = {
     "val_split": "val",
     "augment": False,                  # the mixing-time augmentations of data.TrainMixer
     "reshape": 0.0,                    # per talker, probability of a fresh pitch shift and of a formant warp
+    "compile": False,                  # training steps through torch.compile (needs a C++ compiler)
 }
 
 
@@ -273,6 +274,9 @@ def main(argv=None):
     random.seed(cfg["seed"])
     model = build_model(cfg["model"])
     model.train()
+    # the training steps' module: the same parameters, compiled once for the fixed batch shape;
+    # validation runs the plain module (its mixtures have many lengths)
+    step_model = torch.compile(model) if cfg["compile"] else model
     opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
     nparams = sum(p.numel() for p in model.parameters())
 
@@ -281,7 +285,7 @@ def main(argv=None):
         for i in range(a.benchmark):
             t0 = time.time()
             mix, src = mixer.batch(cfg["batch_size"], np_rng)
-            est = separate(model, torch.from_numpy(mix))
+            est = separate(step_model, torch.from_numpy(mix))
             loss = -pit_si_sdr(est, torch.from_numpy(src)).mean()
             opt.zero_grad()
             loss.backward()
@@ -361,7 +365,7 @@ def main(argv=None):
             log("max_hours reached")
             break
         mix, src = mixer.batch(cfg["batch_size"], np_rng)
-        est = separate(model, torch.from_numpy(mix))
+        est = separate(step_model, torch.from_numpy(mix))
         loss = -pit_si_sdr(est, torch.from_numpy(src)).mean()
         opt.zero_grad()
         loss.backward()
